@@ -1,0 +1,137 @@
+#include "sim/cli/cli_options.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "sim/core/status.h"
+
+namespace hvsim {
+
+const char kMainHelp[] =
+    "hvsim: a deterministic, cycle-counted simulator of a Hyper-V host for testing guest drivers\n"
+    "\n"
+    "usage: hvsim run --guest FILE [options]   run a guest ELF (see `hvsim run --help`)\n"
+    "       hvsim --help | --version\n"
+    "\n"
+    "Exit status: 0 guest exited 0; 1 guest exited non-zero; 2 usage or input error;\n"
+    "             3 guest crash; 4 watchdog (time limit, or every vCPU halted for good).\n";
+
+const char kRunHelp[] =
+    "usage: hvsim run --guest FILE [options]\n"
+    "\n"
+    "Runs an ELF64 x86-64 guest (docs/guest-contract.md) on virtual time and prints one summary\n"
+    "line on standard error: verdict, virtual time, instructions per vCPU, seed and trace hash.\n"
+    "\n"
+    "  --guest FILE          guest ELF executable (required)\n"
+    "  --vcpus N             number of vCPUs, 1-64 (default 1)\n"
+    "  --memory SIZE         guest RAM, e.g. 64M, 1G (default 64M)\n"
+    "  --seed N              seed for every random choice, e.g. scheduling quanta (default 1)\n"
+    "  --quantum N           instructions per scheduling round, upper bound (default 10000)\n"
+    "  --tsc-hz HZ           guest TSC frequency; one instruction = one cycle (default 2000000000)\n"
+    "  --max-time DURATION   virtual-time watchdog, e.g. 50ms, 2s; 0 = none (default 10s)\n"
+    "  --ap-start MODE       all: every vCPU starts at the entry point (default);\n"
+    "                        parked: vCPUs 1..N-1 wait for INIT and STARTUP IPIs\n"
+    "  --trace FILE          write the trace as JSON Lines\n"
+    "  --trace-filter GLOBS  only these trace points in FILE, e.g. 'msr.*,exc.*' (default all)\n"
+    "  --no-console          do not copy the guest console to standard output\n";
+
+namespace {
+
+uint64_t parse_u64(const std::string& option, const std::string& text, const char* what) {
+  if (text.empty() || text[0] == '-') throw UsageError(option + ": expected " + what + ", got '" + text + "'");
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(text.c_str(), &end, 0);
+  if (errno != 0 || *end != '\0') throw UsageError(option + ": expected " + what + ", got '" + text + "'");
+  return v;
+}
+
+}  // namespace
+
+uint64_t parse_size(const std::string& option, const std::string& text) {
+  std::string digits = text;
+  uint64_t unit = 1;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 'K': case 'k': unit = 1ull << 10; digits.pop_back(); break;
+      case 'M': case 'm': unit = 1ull << 20; digits.pop_back(); break;
+      case 'G': case 'g': unit = 1ull << 30; digits.pop_back(); break;
+      default: break;
+    }
+  }
+  uint64_t v = parse_u64(option, digits, "a size such as 64M or 1G");
+  if (v > UINT64_MAX / unit) throw UsageError(option + ": size too large");
+  return v * unit;
+}
+
+VirtualTime parse_duration(const std::string& option, const std::string& text) {
+  if (text == "0") return VirtualTime::max();
+  struct Unit { const char* suffix; uint64_t ps; };
+  static const Unit kUnits[] = {{"ns", 1000ull}, {"us", 1000000ull}, {"ms", 1000000000ull}, {"s", 1000000000000ull}};
+  for (const Unit& u : kUnits) {
+    std::string suffix = u.suffix;
+    if (text.size() > suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      std::string num = text.substr(0, text.size() - suffix.size());
+      bool digits_only = num.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits_only) break;
+      uint64_t v = parse_u64(option, num, "a duration such as 50ms");
+      if (v > UINT64_MAX / u.ps) throw UsageError(option + ": duration too large");
+      return VirtualTime::from_ps(v * u.ps);
+    }
+  }
+  throw UsageError(option + ": expected a duration such as 50ms, 2s, 100us or 0 (none), got '" + text + "'");
+}
+
+CommandLine parse_command_line(const std::vector<std::string>& args) {
+  CommandLine cl;
+  if (args.empty()) throw UsageError("no command given; try `hvsim --help`");
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") { cl.command = Command::kHelp; return cl; }
+  if (args[0] == "--version") { cl.command = Command::kVersion; return cl; }
+  if (args[0] != "run") throw UsageError("unknown command '" + args[0] + "'; try `hvsim --help`");
+  cl.command = Command::kRun;
+  RunOptions& o = cl.run;
+  bool have_guest = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string opt = args[i], value;
+    bool inline_value = false;
+    if (auto eq = opt.find('='); opt.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = opt.substr(eq + 1);
+      opt = opt.substr(0, eq);
+      inline_value = true;
+    }
+    if (opt == "--help" || opt == "-h") { cl.command = Command::kRunHelp; return cl; }
+    if (opt == "--no-console") { o.machine.echo_console = false; continue; }
+    static const char* const kWithValue[] = {"--guest", "--vcpus", "--memory", "--seed", "--quantum", "--tsc-hz",
+                                             "--max-time", "--ap-start", "--trace", "--trace-filter"};
+    bool known = false;
+    for (const char* k : kWithValue) known = known || opt == k;
+    if (!known) throw UsageError("unknown option '" + opt + "'; try `hvsim run --help`");
+    if (!inline_value) {
+      if (i + 1 >= args.size()) throw UsageError(opt + ": missing value");
+      value = args[++i];
+    }
+    if (opt == "--guest") { o.machine.guest = value; have_guest = true; }
+    else if (opt == "--vcpus") {
+      uint64_t v = parse_u64(opt, value, "a vCPU count");
+      if (v < 1 || v > 64) throw UsageError("--vcpus: must be 1 to 64, got " + value);
+      o.machine.vcpus = static_cast<unsigned>(v);
+    }
+    else if (opt == "--memory") o.machine.memory = parse_size(opt, value);
+    else if (opt == "--seed") o.machine.seed = parse_u64(opt, value, "a number");
+    else if (opt == "--quantum") o.machine.quantum = parse_u64(opt, value, "an instruction count");
+    else if (opt == "--tsc-hz") o.machine.tsc_hz = parse_u64(opt, value, "a frequency in Hz");
+    else if (opt == "--max-time") o.machine.max_time = parse_duration(opt, value);
+    else if (opt == "--ap-start") {
+      if (value != "all" && value != "parked") throw UsageError("--ap-start: expected 'all' or 'parked', got '" + value + "'");
+      o.machine.aps_parked = value == "parked";
+    }
+    else if (opt == "--trace") o.trace_path = value;
+    else if (opt == "--trace-filter") o.trace_filter = value;
+  }
+  if (!have_guest) throw UsageError("run: --guest FILE is required; try `hvsim run --help`");
+  if (o.machine.aps_parked && o.machine.vcpus < 2) throw UsageError("--ap-start parked: needs --vcpus 2 or more");
+  validate(o.machine);
+  return cl;
+}
+
+}  // namespace hvsim

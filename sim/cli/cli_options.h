@@ -1,0 +1,35 @@
+// Parses `hvsim` command lines into MachineParams and output options. Every mistake is a
+// UsageError naming the option and what was expected; the CLI prints it and exits with status 2.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sim/machine/machine.h"
+
+namespace hvsim {
+
+struct RunOptions {
+  MachineParams machine;
+  std::string trace_path;     // JSON Lines trace, empty = none
+  std::string trace_filter;   // comma-separated globs, empty = all
+};
+
+enum class Command { kHelp, kVersion, kRun, kRunHelp };
+
+struct CommandLine {
+  Command command = Command::kHelp;
+  RunOptions run;
+};
+
+CommandLine parse_command_line(const std::vector<std::string>& args);
+
+// "64M", "1G", "4096K", "1048576" (bytes).
+uint64_t parse_size(const std::string& option, const std::string& text);
+// "50ms", "2s", "10us", "500ns"; "0" means no limit.
+VirtualTime parse_duration(const std::string& option, const std::string& text);
+
+extern const char kMainHelp[];
+extern const char kRunHelp[];
+
+}  // namespace hvsim

@@ -1,0 +1,159 @@
+// One x86-64 vCPU on its own Unicorn 2.1 engine, over the machine's shared guest RAM.
+//
+// run(budget) executes until about `budget` instructions have retired (the quantum ends at a block
+// boundary: a block hook counts each block's instructions from the Capstone BlockCache and stops
+// before the block that would exceed the budget), or until HLT, a host stop request, or a crash.
+// Inside run() the vCPU turns Unicorn hooks into VcpuExitHandler calls: CPUID and port I/O by
+// instruction hooks, RDMSR/WRMSR/RDTSC/RDTSCP by per-site code hooks found by the block scanner,
+// VMCALL/VMMCALL by the invalid-instruction hook. Exceptions are delivered through the guest IDT
+// by the host (x86_delivery), SYSCALL is emulated, and privilege changes go through CpuStateBlob.
+//
+// Local time: now() = epoch + (cycles since epoch) at the TSC rate, where a cycle is one retired
+// instruction or one cycle of modelled exit cost. idle_until() moves the epoch while halted.
+// Nothing here throws out of a Unicorn callback.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/core/trace.h"
+#include "sim/core/virtual_time.h"
+#include "sim/cpu/block_cache.h"
+#include "sim/cpu/cpu_state_blob.h"
+#include "sim/cpu/vcpu_exits.h"
+#include "sim/cpu/x86_delivery.h"
+#include "sim/mem/guest_memory.h"
+
+struct uc_struct;
+
+namespace hvsim {
+
+struct VcpuParams {
+  int vp = 0;
+  uint64_t tsc_hz = 2000000000;
+};
+
+// The boot state a vCPU starts in (docs/guest-contract.md §4).
+struct LongModeBootState {
+  uint64_t rip = 0, rsp = 0, rdi = 0, rsi = 0;
+  uint64_t cr3 = 0;
+  uint64_t gdt_base = 0; uint16_t gdt_limit = 0;
+  uint64_t tss_base = 0;
+};
+
+enum class StopReason : uint8_t {
+  kBudget,         // quantum spent
+  kHalt,           // HLT executed; the vCPU is idle
+  kStopRequested,  // an exit handler asked to stop (guest exit, reset...)
+  kCrash,          // unhandled exception, triple fault, access outside RAM: see crash_report()
+};
+
+class UnicornVcpu final : public VcpuContext {
+ public:
+  // Throws UsageError if the engine cannot be created or this Unicorn build's CPU-state layout is
+  // not the one hvsim was written against.
+  UnicornVcpu(const VcpuParams& p, GuestMemory& mem, VcpuExitHandler& exits, Tracer& tracer);
+  ~UnicornVcpu() override;
+  UnicornVcpu(const UnicornVcpu&) = delete;
+  UnicornVcpu& operator=(const UnicornVcpu&) = delete;
+
+  void set_long_mode_boot_state(const LongModeBootState& s);
+  // INIT then SIPI: real mode at CS:IP = (vector << 8):0000.
+  void start_real_mode(uint8_t sipi_vector);
+
+  StopReason run(uint64_t budget_insns);
+
+  // Pending external interrupts are delivered only when this is true (IF=1, no STI/MOV-SS shadow).
+  bool can_take_interrupt();
+  // Delivers an external interrupt through the IDT now; false if it crashed the vCPU.
+  bool deliver_external(uint8_t vector);
+
+  uint64_t retired() const { return retired_; }
+  // Virtual time at which the quantum budget to reach `t` is spent, as an instruction budget.
+  uint64_t budget_to_reach(VirtualTime t) const;
+  void idle_until(VirtualTime t);
+  const std::string& crash_report() const { return crash_report_; }
+  const std::string& crash_summary() const { return crash_summary_; }
+
+  // VcpuContext
+  int vp() const override { return params_.vp; }
+  VirtualTime now() const override;
+  uint64_t reg(Reg r) const override;
+  void set_reg(Reg r, uint64_t v) override;
+  uint64_t native_msr_read(uint32_t msr) override;
+  void native_msr_write(uint32_t msr, uint64_t value) override;
+  void add_cycles(uint64_t cycles) override { extra_cycles_ += cycles; }
+  void request_stop() override;
+
+  // CPUID as the emulated CPU answers it natively (no hook), for each (leaf, subleaf); used to
+  // build a table that advertises only what the emulated CPU really executes.
+  static std::vector<CpuidResult> native_cpuid(const std::vector<std::pair<uint32_t, uint32_t>>& leaves);
+
+ private:
+  struct PendingException { uint8_t vector; uint64_t rip; bool from_site; uint32_t error; bool is_int; };
+
+  static void hook_block(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+  static void hook_site(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+  static void hook_intr(uc_struct* uc, uint32_t intno, void* self);
+  static bool hook_invalid(uc_struct* uc, void* self);
+  static uint32_t hook_in(uc_struct* uc, uint32_t port, int size, void* self);
+  static void hook_out(uc_struct* uc, uint32_t port, int size, uint32_t value, void* self);
+  static int hook_cpuid(uc_struct* uc, void* self);
+  static void hook_syscall(uc_struct* uc, void* self);
+  static bool hook_unmapped(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
+
+  void on_new_block(uint64_t addr, uint32_t size);
+  void handle_site(const TrapSite& site);
+  // Retired instructions at the instruction at `rip` (not counting it), correcting the block count.
+  uint64_t retired_before(uint64_t rip) const;
+  void sync_exact_position();
+
+  bool handle_exception(PendingException e);
+  bool raise(x86::Event ev, uint64_t rip, uint64_t cr2, bool set_cr2);
+  bool apply_delivery(const x86::DeliveryResult& d);
+  x86::InterruptedState interrupted_state(uint64_t rip);
+  void emulate_syscall();
+  void crash(const std::string& summary, uint64_t rip);
+  x86::PagingMode paging() const;
+
+  VcpuParams params_;
+  ClockRate tsc_;
+  GuestMemory& mem_;
+  VcpuExitHandler& exits_;
+  Tracer& tracer_;
+  uc_struct* uc_ = nullptr;
+  uint8_t* alias_ = nullptr;
+  std::unique_ptr<CpuStateBlob> blob_;
+  BlockCache cache_;
+  std::unique_ptr<PhysicalMemory> phys_;
+
+  // Counting and time.
+  uint64_t retired_ = 0;
+  uint64_t quantum_retired_ = 0;
+  uint64_t budget_ = 0;
+  const BlockInfo* cur_block_ = nullptr;
+  VirtualTime epoch_;
+  uint64_t retired_at_epoch_ = 0;
+  uint64_t extra_cycles_ = 0;
+  // Exact position while a hook runs (a site or an I/O exit in mid-block).
+  std::optional<uint64_t> exact_retired_;
+
+  // Why the engine stopped.
+  bool stop_budget_ = false;
+  bool stop_requested_ = false;
+  bool restart_ = false;  // new trap sites hooked: rerun the block
+  bool pending_syscall_ = false;
+  bool vmcall_quirk_ = false;  // 2.1.1 reports #UD after a handled VMCALL
+  std::optional<PendingException> pending_exc_;
+  std::optional<uint64_t> unmapped_addr_;
+  int unmapped_type_ = 0;
+  uint64_t unmapped_rip_ = 0;
+
+  std::string crash_report_, crash_summary_;
+};
+
+}  // namespace hvsim

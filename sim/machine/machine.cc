@@ -1,0 +1,264 @@
+#include "sim/machine/machine.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "sim/core/status.h"
+#include "sim/cpu/x86_defs.h"
+
+namespace hvsim {
+namespace {
+
+constexpr uint16_t kExitPort = 0xf4;
+
+// Architectural MSRs the emulated CPU implements itself and hvsim lets through unchanged.
+bool native_msr(uint32_t msr) {
+  switch (msr) {
+    case 0x174: case 0x175: case 0x176:                      // SYSENTER_CS/ESP/EIP
+    case 0x179: case 0x17a: case 0x1a0:                      // MCG_CAP, MCG_STATUS, MISC_ENABLE
+    case 0x277: case 0xfe: case 0x2ff:                       // PAT, MTRRcap, MTRRdefType
+    case 0x250: case 0x258: case 0x259:                      // fixed-range MTRRs
+    case x86::kMsrStar: case x86::kMsrLstar: case x86::kMsrCstar: case x86::kMsrFmask:
+    case 0xc0000100: case 0xc0000101: case 0xc0000102:       // FS_BASE, GS_BASE, KERNEL_GS_BASE
+    case x86::kMsrTscAux:
+      return true;
+    default:
+      return (msr >= 0x200 && msr <= 0x20f) || (msr >= 0x268 && msr <= 0x26f);  // variable, fixed MTRRs
+  }
+}
+
+constexpr uint64_t kEferWritable = x86::kEferSce | x86::kEferLme | x86::kEferLma | x86::kEferNxe;
+
+}  // namespace
+
+void validate(const MachineParams& p) {
+  if (p.vcpus < 1 || p.vcpus > 64) throw UsageError("--vcpus: must be 1 to 64, got " + std::to_string(p.vcpus));
+  if (p.memory < (4ull << 20) || p.memory > (3ull << 30) || p.memory % (2ull << 20) != 0)
+    throw UsageError("--memory: must be 4 MiB to 3 GiB in steps of 2 MiB, got " + std::to_string(p.memory) + " bytes");
+  if (p.quantum < 1 || p.quantum > 100000000) throw UsageError("--quantum: must be 1 to 100000000 instructions");
+  if (p.tsc_hz < 1000000 || p.tsc_hz > 100000000000ull) throw UsageError("--tsc-hz: must be 1 MHz to 100 GHz");
+}
+
+int Verdict::status() const {
+  switch (kind) {
+    case Kind::kExit: return exit_code == 0 ? 0 : 1;
+    case Kind::kCrash: return 3;
+    case Kind::kWatchdog: return 4;
+    case Kind::kNone: break;
+  }
+  return 4;
+}
+
+std::string Verdict::label() const {
+  switch (kind) {
+    case Kind::kExit: return "exit(" + std::to_string(exit_code) + ")";
+    case Kind::kCrash: return "crash";
+    case Kind::kWatchdog: return "watchdog";
+    case Kind::kNone: break;
+  }
+  return "none";
+}
+
+Machine::Machine(const MachineParams& p)
+    : params_(p),
+      cpuid_(p.vcpus),
+      uart_([this](VcpuContext& v, uint8_t b) { console_byte(v, b); }),
+      apic_(p.vcpus, static_cast<IpiSink&>(*this)),
+      sched_rng_(p.seed, "sched.quantum") {
+  validate(p);
+  ElfImage image = load_elf(p.guest);
+  mem_ = std::make_unique<GuestMemory>(p.memory);
+  boot_ = build_boot_layout(*mem_, image, p.vcpus, p.tsc_hz, p.aps_parked);
+  for (unsigned vp = 0; vp < p.vcpus; ++vp) {
+    Slot s;
+    s.cpu = std::make_unique<UnicornVcpu>(VcpuParams{static_cast<int>(vp), p.tsc_hz}, *mem_, static_cast<VcpuExitHandler&>(*this), tracer_);
+    s.cpu->set_long_mode_boot_state(boot_.vcpus[vp]);
+    if (p.aps_parked && vp != 0) s.state = VcpuState::kWaitForSipi;
+    vcpus_.push_back(std::move(s));
+  }
+  add_port_device(Uart16550::kCom1, Uart16550::kPorts, &uart_);
+  add_msr_handler(&apic_);
+
+  uint64_t image_hash = kFnvOffset;
+  for (const ElfSegment& s : image.segments) {
+    image_hash = fnv1a(std::string_view(reinterpret_cast<const char*>(&s.paddr), sizeof s.paddr), image_hash);
+    image_hash = fnv1a(std::string_view(reinterpret_cast<const char*>(s.bytes.data()), s.bytes.size()), image_hash);
+  }
+  tracer_.emit(TracePoint::kRunStart, VirtualTime{}, kNoVp,
+               {TraceField::u64("vcpus", p.vcpus), TraceField::u64("memory", p.memory), TraceField::u64("seed", p.seed),
+                TraceField::u64("quantum", p.quantum), TraceField::u64("tsc_hz", p.tsc_hz),
+                TraceField::hex("entry", image.entry), TraceField::hex("image_hash", image_hash),
+                TraceField::boolean("aps_parked", p.aps_parked)});
+}
+
+Machine::~Machine() = default;
+
+void Machine::add_port_device(uint16_t first, uint16_t count, PortDevice* dev) {
+  ports_.push_back(PortRange{first, count, dev});
+}
+
+void Machine::set_verdict(Verdict v) {
+  if (verdict_.kind != Verdict::Kind::kNone) return;  // the first verdict stands
+  verdict_ = std::move(v);
+}
+
+// ---- exits -----------------------------------------------------------------------------------
+
+uint64_t Machine::guest_tsc(VcpuContext& v) const {
+  return ClockRate(params_.tsc_hz).ticks_at(v.now()) + vcpus_[static_cast<size_t>(v.vp())].tsc_offset;
+}
+
+MsrRead Machine::on_rdmsr(VcpuContext& v, uint32_t msr) {
+  MsrRead r{true, 0};
+  bool claimed = false;
+  for (MsrHandler* h : msr_handlers_) {
+    if (auto got = h->msr_read(v, msr)) { r = *got; claimed = true; break; }
+  }
+  if (!claimed) {
+    if (msr == x86::kMsrTsc) r = MsrRead{false, guest_tsc(v)};
+    else if (msr == x86::kMsrEfer || native_msr(msr)) r = MsrRead{false, v.native_msr_read(msr)};
+  }
+  if (r.gp) {
+    tracer_.emit(TracePoint::kMsrFault, v.now(), v.vp(), {TraceField::hex("msr", msr), TraceField::str_("op", "read")});
+  } else {
+    tracer_.emit(TracePoint::kMsrRead, v.now(), v.vp(), {TraceField::hex("msr", msr), TraceField::hex("value", r.value)});
+  }
+  return r;
+}
+
+bool Machine::on_wrmsr(VcpuContext& v, uint32_t msr, uint64_t value) {
+  std::optional<bool> ok;
+  for (MsrHandler* h : msr_handlers_) {
+    if ((ok = h->msr_write(v, msr, value))) break;
+  }
+  if (!ok) {
+    if (msr == x86::kMsrTsc) {
+      vcpus_[static_cast<size_t>(v.vp())].tsc_offset = value - ClockRate(params_.tsc_hz).ticks_at(v.now());
+      ok = true;
+    } else if (msr == x86::kMsrEfer) {
+      ok = (value & ~kEferWritable) == 0;
+      if (*ok) v.native_msr_write(msr, value);
+    } else if (native_msr(msr)) {
+      v.native_msr_write(msr, value);
+      ok = true;
+    } else {
+      ok = false;
+    }
+  }
+  tracer_.emit(*ok ? TracePoint::kMsrWrite : TracePoint::kMsrFault, v.now(), v.vp(),
+               {TraceField::hex("msr", msr), TraceField::hex("value", value), TraceField::str_("op", "write")});
+  return *ok;
+}
+
+CpuidResult Machine::on_cpuid(VcpuContext& v, uint32_t leaf, uint32_t subleaf) {
+  CpuidResult r = cpuid_.lookup(v.vp(), leaf, subleaf);
+  tracer_.emit(TracePoint::kCpuid, v.now(), v.vp(),
+               {TraceField::hex("leaf", leaf), TraceField::hex("subleaf", subleaf), TraceField::hex("eax", r.eax),
+                TraceField::hex("ebx", r.ebx), TraceField::hex("ecx", r.ecx), TraceField::hex("edx", r.edx)});
+  return r;
+}
+
+uint32_t Machine::on_io_in(VcpuContext& v, uint16_t port, unsigned size) {
+  for (const PortRange& r : ports_) {
+    if (port >= r.first && port - r.first < r.count) {
+      uint32_t value = r.dev->io_in(v, static_cast<uint16_t>(port - r.first), size);
+      if (port != Uart16550::kCom1 + 5)  // LSR polling would flood the trace
+        tracer_.emit(TracePoint::kIoIn, v.now(), v.vp(),
+                     {TraceField::hex("port", port), TraceField::u64("size", size), TraceField::hex("value", value)});
+      return value;
+    }
+  }
+  tracer_.emit(TracePoint::kIoUnhandled, v.now(), v.vp(),
+               {TraceField::hex("port", port), TraceField::u64("size", size), TraceField::str_("op", "in")});
+  return size >= 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+}
+
+void Machine::on_io_out(VcpuContext& v, uint16_t port, unsigned size, uint32_t value) {
+  if (port == kExitPort) {
+    tracer_.emit(TracePoint::kIoOut, v.now(), v.vp(),
+                 {TraceField::hex("port", port), TraceField::u64("size", size), TraceField::hex("value", value)});
+    Verdict verdict;
+    verdict.kind = Verdict::Kind::kExit;
+    verdict.exit_code = value;
+    verdict.vp = v.vp();
+    verdict.message = "guest exited with code " + std::to_string(value);
+    set_verdict(std::move(verdict));
+    v.request_stop();
+    return;
+  }
+  for (const PortRange& r : ports_) {
+    if (port >= r.first && port - r.first < r.count) {
+      if (r.dev != &uart_)  // console bytes are traced as whole lines
+        tracer_.emit(TracePoint::kIoOut, v.now(), v.vp(),
+                     {TraceField::hex("port", port), TraceField::u64("size", size), TraceField::hex("value", value)});
+      r.dev->io_out(v, static_cast<uint16_t>(port - r.first), size, value);
+      return;
+    }
+  }
+  tracer_.emit(TracePoint::kIoUnhandled, v.now(), v.vp(),
+               {TraceField::hex("port", port), TraceField::u64("size", size), TraceField::str_("op", "out"),
+                TraceField::hex("value", value)});
+}
+
+uint64_t Machine::on_rdtsc(VcpuContext& v) {
+  uint64_t tsc = guest_tsc(v);
+  tracer_.emit(TracePoint::kRdtsc, v.now(), v.vp(), {TraceField::u64("tsc", tsc)});
+  return tsc;
+}
+
+bool Machine::on_hypercall(VcpuContext& v) {
+  bool handled = hypercall_ && hypercall_(v);
+  tracer_.emit(TracePoint::kHypercall, v.now(), v.vp(),
+               {TraceField::hex("control", v.reg(Reg::kRcx)), TraceField::boolean("handled", handled)});
+  return handled;
+}
+
+// ---- console -----------------------------------------------------------------------------------
+
+void Machine::console_byte(VcpuContext& v, uint8_t byte) {
+  console_ += static_cast<char>(byte);
+  if (params_.echo_console) {
+    std::fputc(byte, stdout);
+    if (byte == '\n') std::fflush(stdout);
+  }
+  if (byte == '\n') {
+    flush_console_line(v.now(), v.vp());
+  } else if (byte != '\r') {
+    console_line_ += static_cast<char>(byte);
+  }
+}
+
+void Machine::flush_console_line(VirtualTime t, int vp) {
+  tracer_.emit(TracePoint::kConsoleLine, t, vp, {TraceField::str_("text", console_line_)});
+  console_line_.clear();
+}
+
+// ---- interrupts and IPIs ---------------------------------------------------------------------------
+
+void Machine::raise_interrupt(int vp, uint8_t vector) {
+  SIM_ASSERT(vp >= 0 && static_cast<size_t>(vp) < vcpus_.size(), "interrupt to a vCPU that does not exist");
+  vcpus_[static_cast<size_t>(vp)].pending.set(vector);
+  tracer_.emit(TracePoint::kIrqRequest, now_, vp, {TraceField::u64("vector", vector)});
+}
+
+void Machine::ipi_fixed(int, int to_vp, uint8_t vector) { raise_interrupt(to_vp, vector); }
+
+void Machine::ipi_init(int from_vp, int to_vp) {
+  Slot& s = vcpus_[static_cast<size_t>(to_vp)];
+  if (to_vp == 0) return;  // FUTURE: INIT of the boot vCPU (reset)
+  s.state = VcpuState::kWaitForSipi;
+  s.pending.reset();
+  tracer_.emit(TracePoint::kInit, vcpus_[static_cast<size_t>(from_vp)].cpu->now(), to_vp, {TraceField::u64("from", static_cast<uint64_t>(from_vp))});
+}
+
+void Machine::ipi_startup(int from_vp, int to_vp, uint8_t vector) {
+  Slot& s = vcpus_[static_cast<size_t>(to_vp)];
+  if (s.state != VcpuState::kWaitForSipi) return;  // a STARTUP IPI is ignored unless INIT came first
+  VirtualTime t = vcpus_[static_cast<size_t>(from_vp)].cpu->now();
+  s.cpu->start_real_mode(vector);
+  s.cpu->idle_until(t);
+  s.state = VcpuState::kRunnable;
+  tracer_.emit(TracePoint::kSipi, t, to_vp, {TraceField::u64("from", static_cast<uint64_t>(from_vp)), TraceField::hex("vector", vector)});
+}
+
+}  // namespace hvsim

@@ -1,0 +1,141 @@
+// The machine: composition root that owns guest RAM, the vCPUs, the event queue, the seeded RNG
+// streams, the tracer and the platform devices, routes every vCPU exit (MSR, CPUID, port I/O,
+// TSC, hypercall) to its handler, and runs the vCPUs round-robin on virtual time until a verdict.
+//
+// Scheduling (machine_run.cc): time advances in rounds. Each round ends at the next boundary:
+// now + a seeded quantum length (between half and all of `quantum` instructions, stream
+// "sched.quantum"), or the next event, whichever is first. In a round each runnable vCPU, in VP
+// order, first takes its highest pending interrupt if it can (IF=1, no STI/MOV-SS shadow), then
+// runs until its local time reaches the boundary. Events run between rounds. When every vCPU is
+// halted or parked, time jumps to the next event; with no event left, the watchdog verdict ends
+// the run. Several machines may exist in one process; nothing here is global.
+#pragma once
+
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/core/event_queue.h"
+#include "sim/core/rng.h"
+#include "sim/core/trace.h"
+#include "sim/cpu/unicorn_vcpu.h"
+#include "sim/machine/boot_layout.h"
+#include "sim/machine/cpuid_table.h"
+#include "sim/machine/msr_handler.h"
+#include "sim/machine/port_device.h"
+#include "sim/machine/uart16550.h"
+#include "sim/machine/x2apic_ipi.h"
+#include "sim/mem/guest_memory.h"
+
+namespace hvsim {
+
+struct MachineParams {
+  std::string guest;                       // ELF path (docs/guest-contract.md)
+  unsigned vcpus = 1;                      // 1..64
+  uint64_t memory = 64ull << 20;           // bytes: 4 MiB..3 GiB, a multiple of 2 MiB
+  uint64_t seed = 1;                       // every random choice derives from it
+  uint64_t quantum = 10000;                // instructions per scheduling round (upper bound)
+  uint64_t tsc_hz = 2000000000;            // guest TSC; one instruction = one cycle
+  VirtualTime max_time = VirtualTime::from_ms(10000);  // watchdog; VirtualTime::max() = none
+  bool aps_parked = false;                 // vCPUs 1..N-1 wait for INIT/SIPI
+  bool echo_console = true;                // copy guest console bytes to stdout
+};
+
+// Checks ranges; throws UsageError naming the option.
+void validate(const MachineParams& p);
+
+struct Verdict {
+  enum class Kind : uint8_t { kNone, kExit, kCrash, kWatchdog };
+  Kind kind = Kind::kNone;
+  uint32_t exit_code = 0;
+  int vp = kNoVp;
+  std::string message;  // one line
+  std::string report;   // crash: registers and disassembly
+  // Process exit status (docs/guest-contract.md §10).
+  int status() const;
+  std::string label() const;  // "exit(0)", "crash", "watchdog"
+};
+
+class Machine final : private VcpuExitHandler, private IpiSink {
+ public:
+  // Loads the guest and builds the machine; throws UsageError on bad parameters or input.
+  explicit Machine(const MachineParams& p);
+  ~Machine() override;
+
+  // Runs until a verdict. Call once.
+  Verdict run();
+
+  // Host-side API (tests, models, scenarios).
+  void raise_interrupt(int vp, uint8_t vector);
+  void add_port_device(uint16_t first, uint16_t count, PortDevice* dev);
+  void add_msr_handler(MsrHandler* h) { msr_handlers_.push_back(h); }
+  using HypercallHandler = std::function<bool(VcpuContext&)>;
+  void set_hypercall_handler(HypercallHandler h) { hypercall_ = std::move(h); }
+  CpuidTable& cpuid() { return cpuid_; }
+
+  Tracer& tracer() { return tracer_; }
+  EventQueue& events() { return events_; }
+  GuestMemory& memory() { return *mem_; }
+  RngStream rng(std::string_view stream) const { return RngStream(params_.seed, stream); }
+  const MachineParams& params() const { return params_; }
+  const BootLayout& boot_layout() const { return boot_; }
+  unsigned vcpu_count() const { return static_cast<unsigned>(vcpus_.size()); }
+  uint64_t retired(int vp) const { return vcpus_[static_cast<size_t>(vp)].cpu->retired(); }
+  VirtualTime now() const { return now_; }
+  const std::string& console_output() const { return console_; }
+
+ private:
+  enum class VcpuState : uint8_t { kRunnable, kHalted, kWaitForSipi };
+  struct Slot {
+    std::unique_ptr<UnicornVcpu> cpu;
+    VcpuState state = VcpuState::kRunnable;
+    std::bitset<256> pending;  // requested interrupt vectors
+    uint64_t tsc_offset = 0;
+  };
+
+  // VcpuExitHandler
+  MsrRead on_rdmsr(VcpuContext& v, uint32_t msr) override;
+  bool on_wrmsr(VcpuContext& v, uint32_t msr, uint64_t value) override;
+  CpuidResult on_cpuid(VcpuContext& v, uint32_t leaf, uint32_t subleaf) override;
+  uint32_t on_io_in(VcpuContext& v, uint16_t port, unsigned size) override;
+  void on_io_out(VcpuContext& v, uint16_t port, unsigned size, uint32_t value) override;
+  uint64_t on_rdtsc(VcpuContext& v) override;
+  bool on_hypercall(VcpuContext& v) override;
+  // IpiSink
+  void ipi_fixed(int from_vp, int to_vp, uint8_t vector) override;
+  void ipi_init(int from_vp, int to_vp) override;
+  void ipi_startup(int from_vp, int to_vp, uint8_t vector) override;
+
+  uint64_t guest_tsc(VcpuContext& v) const;
+  void console_byte(VcpuContext& v, uint8_t byte);
+  void flush_console_line(VirtualTime t, int vp);
+  void set_verdict(Verdict v);
+  // machine_run.cc
+  bool run_round(VirtualTime boundary);
+  void deliver_pending(Slot& s, int vp);
+  VirtualTime next_boundary();
+
+  MachineParams params_;
+  Tracer tracer_;
+  EventQueue events_;
+  std::unique_ptr<GuestMemory> mem_;
+  BootLayout boot_;
+  CpuidTable cpuid_;
+  std::vector<Slot> vcpus_;
+  Uart16550 uart_;
+  X2ApicIpi apic_;
+  struct PortRange { uint16_t first, count; PortDevice* dev; };
+  std::vector<PortRange> ports_;
+  std::vector<MsrHandler*> msr_handlers_;
+  HypercallHandler hypercall_;
+  RngStream sched_rng_;
+  VirtualTime now_;
+  Verdict verdict_;
+  std::string console_, console_line_;
+  bool ran_ = false;
+};
+
+}  // namespace hvsim

@@ -1,0 +1,124 @@
+// Machine::run: the round-robin scheduler on virtual time (contract in machine.h).
+#include <cinttypes>
+
+#include "sim/core/status.h"
+#include "sim/machine/machine.h"
+
+namespace hvsim {
+
+VirtualTime Machine::next_boundary() {
+  uint64_t lo = (params_.quantum + 1) / 2;
+  uint64_t len = sched_rng_.between(lo, params_.quantum);
+  VirtualTime b = now_ + ClockRate(params_.tsc_hz).time_of(len);
+  if (auto e = events_.next_time(); e && *e < b) b = *e;
+  if (b > params_.max_time) b = params_.max_time;
+  return b;
+}
+
+void Machine::deliver_pending(Slot& s, int vp) {
+  if (s.pending.none() || !s.cpu->can_take_interrupt()) return;
+  for (int v = 255; v >= 0; --v) {
+    if (!s.pending.test(static_cast<size_t>(v))) continue;
+    s.pending.reset(static_cast<size_t>(v));
+    if (s.state == VcpuState::kHalted) {
+      s.state = VcpuState::kRunnable;
+      tracer_.emit(TracePoint::kWake, s.cpu->now(), vp, {TraceField::u64("vector", static_cast<uint64_t>(v))});
+    }
+    if (!s.cpu->deliver_external(static_cast<uint8_t>(v))) {
+      Verdict c;
+      c.kind = Verdict::Kind::kCrash;
+      c.vp = vp;
+      c.message = s.cpu->crash_summary();
+      c.report = s.cpu->crash_report();
+      set_verdict(std::move(c));
+    }
+    return;
+  }
+}
+
+// Runs every vCPU up to `boundary`. Returns whether any vCPU ran.
+bool Machine::run_round(VirtualTime boundary) {
+  bool any_ran = false;
+  for (size_t i = 0; i < vcpus_.size() && verdict_.kind == Verdict::Kind::kNone; ++i) {
+    Slot& s = vcpus_[i];
+    int vp = static_cast<int>(i);
+    if (s.state == VcpuState::kWaitForSipi) continue;
+    deliver_pending(s, vp);
+    if (s.state != VcpuState::kRunnable || verdict_.kind != Verdict::Kind::kNone) continue;
+    uint64_t budget = s.cpu->budget_to_reach(boundary);
+    if (budget == 0) continue;
+    any_ran = true;
+    StopReason why = s.cpu->run(budget);
+    switch (why) {
+      case StopReason::kBudget:
+      case StopReason::kStopRequested:
+        break;
+      case StopReason::kHalt:
+        s.state = VcpuState::kHalted;
+        tracer_.emit(TracePoint::kHalt, s.cpu->now(), vp, {TraceField::hex("rip", s.cpu->reg(Reg::kRip))});
+        break;
+      case StopReason::kCrash: {
+        Verdict c;
+        c.kind = Verdict::Kind::kCrash;
+        c.vp = vp;
+        c.message = s.cpu->crash_summary();
+        c.report = s.cpu->crash_report();
+        set_verdict(std::move(c));
+        break;
+      }
+    }
+  }
+  return any_ran;
+}
+
+Verdict Machine::run() {
+  SIM_ASSERT(!ran_, "Machine::run called twice");
+  ran_ = true;
+  while (verdict_.kind == Verdict::Kind::kNone) {
+    events_.run_until(now_);
+    if (verdict_.kind != Verdict::Kind::kNone) break;
+    VirtualTime boundary = next_boundary();
+    bool any_ran = run_round(boundary);
+    if (verdict_.kind != Verdict::Kind::kNone) break;
+    bool all_idle = true;
+    for (const Slot& s : vcpus_) all_idle = all_idle && s.state != VcpuState::kRunnable;
+    if (all_idle && !any_ran) {
+      bool wakeable = false;
+      for (Slot& s : vcpus_) wakeable = wakeable || (s.state == VcpuState::kHalted && s.pending.any() && s.cpu->can_take_interrupt());
+      if (!wakeable) {
+        std::optional<VirtualTime> e = events_.next_time();
+        if (!e || *e >= params_.max_time) {
+          if (e) { now_ = params_.max_time; break; }
+          Verdict w;
+          w.kind = Verdict::Kind::kWatchdog;
+          w.message = "every vCPU is halted or parked and nothing is left that could wake one";
+          set_verdict(std::move(w));
+          break;
+        }
+        boundary = *e;
+      }
+    }
+    now_ = boundary;
+    for (Slot& s : vcpus_)
+      if (s.state != VcpuState::kRunnable) s.cpu->idle_until(now_);
+    if (now_ >= params_.max_time) break;
+  }
+  if (verdict_.kind == Verdict::Kind::kNone) {
+    Verdict w;
+    w.kind = Verdict::Kind::kWatchdog;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "virtual-time limit of %" PRIu64 " ns reached", params_.max_time.ns());
+    w.message = buf;
+    set_verdict(std::move(w));
+  }
+  // The run's end time: the latest local time of any vCPU, or the scheduler's time.
+  for (const Slot& s : vcpus_) if (s.cpu->now() > now_) now_ = s.cpu->now();
+  if (!console_line_.empty()) flush_console_line(now_, kNoVp);
+  tracer_.emit(TracePoint::kVerdict, now_, verdict_.vp,
+               {TraceField::str_("verdict", verdict_.label()), TraceField::u64("status", static_cast<uint64_t>(verdict_.status())),
+                TraceField::str_("message", verdict_.message)});
+  tracer_.flush();
+  return verdict_;
+}
+
+}  // namespace hvsim

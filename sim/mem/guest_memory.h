@@ -1,0 +1,48 @@
+// Guest RAM: guest-physical addresses [0, size), backed by one memfd.
+//
+// The host sees RAM through base(); each CPU engine maps its own alias of the same memfd
+// (map_alias), so later a page of one alias can be replaced by an overlay page for one vCPU only
+// (mmap MAP_FIXED) without touching the others. Host reads and writes are bounds-checked and
+// return false outside RAM. Host writes notify listeners (CPU backends drop translated code that
+// the write may have changed).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace hvsim {
+
+class GuestMemory {
+ public:
+  // Throws UsageError if the memory cannot be created.
+  explicit GuestMemory(uint64_t size);
+  ~GuestMemory();
+  GuestMemory(const GuestMemory&) = delete;
+  GuestMemory& operator=(const GuestMemory&) = delete;
+
+  uint64_t size() const { return size_; }
+  uint8_t* base() const { return base_; }
+  bool contains(uint64_t gpa, uint64_t len) const { return gpa <= size_ && len <= size_ - gpa; }
+
+  bool read(uint64_t gpa, void* dst, size_t len) const;
+  bool write(uint64_t gpa, const void* src, size_t len);
+  template <typename T> bool read_obj(uint64_t gpa, T& out) const { return read(gpa, &out, sizeof out); }
+  template <typename T> bool write_obj(uint64_t gpa, const T& v) { return write(gpa, &v, sizeof v); }
+
+  // A new shared mapping of all of RAM for one CPU engine; unmapped by the destructor.
+  uint8_t* map_alias();
+
+  using WriteListener = std::function<void(uint64_t gpa, uint64_t len)>;
+  void add_write_listener(WriteListener l) { listeners_.push_back(std::move(l)); }
+
+ private:
+  uint64_t size_;
+  int fd_ = -1;
+  uint8_t* base_ = nullptr;
+  std::vector<uint8_t*> aliases_;
+  std::vector<WriteListener> listeners_;
+};
+
+}  // namespace hvsim

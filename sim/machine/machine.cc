@@ -79,16 +79,12 @@ Machine::Machine(const MachineParams& p)
   add_port_device(Uart16550::kCom1, Uart16550::kPorts, &uart_);
   add_msr_handler(&apic_);
 
-  uint64_t image_hash = kFnvOffset;
+  image_hash_ = kFnvOffset;
   for (const ElfSegment& s : image.segments) {
-    image_hash = fnv1a(std::string_view(reinterpret_cast<const char*>(&s.paddr), sizeof s.paddr), image_hash);
-    image_hash = fnv1a(std::string_view(reinterpret_cast<const char*>(s.bytes.data()), s.bytes.size()), image_hash);
+    image_hash_ = fnv1a(std::string_view(reinterpret_cast<const char*>(&s.paddr), sizeof s.paddr), image_hash_);
+    image_hash_ = fnv1a(std::string_view(reinterpret_cast<const char*>(s.bytes.data()), s.bytes.size()), image_hash_);
   }
-  tracer_.emit(TracePoint::kRunStart, VirtualTime{}, kNoVp,
-               {TraceField::u64("vcpus", p.vcpus), TraceField::u64("memory", p.memory), TraceField::u64("seed", p.seed),
-                TraceField::u64("quantum", p.quantum), TraceField::u64("tsc_hz", p.tsc_hz),
-                TraceField::hex("entry", image.entry), TraceField::hex("image_hash", image_hash),
-                TraceField::boolean("aps_parked", p.aps_parked)});
+  image_entry_ = image.entry;
 }
 
 Machine::~Machine() = default;

@@ -114,7 +114,7 @@ class Machine final : private VcpuExitHandler, private IpiSink {
   void flush_console_line(VirtualTime t, int vp);
   void set_verdict(Verdict v);
   // machine_run.cc
-  bool run_round(VirtualTime boundary);
+  void run_round(VirtualTime boundary);
   void deliver_pending(Slot& s, int vp);
   VirtualTime next_boundary();
 
@@ -136,6 +136,7 @@ class Machine final : private VcpuExitHandler, private IpiSink {
   Verdict verdict_;
   std::string console_, console_line_;
   bool ran_ = false;
+  uint64_t image_hash_ = 0, image_entry_ = 0;
 };
 
 }  // namespace hvsim

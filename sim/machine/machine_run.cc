@@ -1,4 +1,5 @@
 // Machine::run: the round-robin scheduler on virtual time (contract in machine.h).
+#include <algorithm>
 #include <cinttypes>
 
 #include "sim/core/status.h"
@@ -36,9 +37,8 @@ void Machine::deliver_pending(Slot& s, int vp) {
   }
 }
 
-// Runs every vCPU up to `boundary`. Returns whether any vCPU ran.
-bool Machine::run_round(VirtualTime boundary) {
-  bool any_ran = false;
+// Runs every runnable vCPU up to `boundary`.
+void Machine::run_round(VirtualTime boundary) {
   for (size_t i = 0; i < vcpus_.size() && verdict_.kind == Verdict::Kind::kNone; ++i) {
     Slot& s = vcpus_[i];
     int vp = static_cast<int>(i);
@@ -47,7 +47,6 @@ bool Machine::run_round(VirtualTime boundary) {
     if (s.state != VcpuState::kRunnable || verdict_.kind != Verdict::Kind::kNone) continue;
     uint64_t budget = s.cpu->budget_to_reach(boundary);
     if (budget == 0) continue;
-    any_ran = true;
     StopReason why = s.cpu->run(budget);
     switch (why) {
       case StopReason::kBudget:
@@ -68,35 +67,39 @@ bool Machine::run_round(VirtualTime boundary) {
       }
     }
   }
-  return any_ran;
 }
 
 Verdict Machine::run() {
   SIM_ASSERT(!ran_, "Machine::run called twice");
   ran_ = true;
+  tracer_.emit(TracePoint::kRunStart, VirtualTime{}, kNoVp,
+               {TraceField::u64("vcpus", params_.vcpus), TraceField::u64("memory", params_.memory),
+                TraceField::u64("seed", params_.seed), TraceField::u64("quantum", params_.quantum),
+                TraceField::u64("tsc_hz", params_.tsc_hz), TraceField::hex("entry", image_entry_),
+                TraceField::hex("image_hash", image_hash_), TraceField::boolean("aps_parked", params_.aps_parked)});
   while (verdict_.kind == Verdict::Kind::kNone) {
     events_.run_until(now_);
     if (verdict_.kind != Verdict::Kind::kNone) break;
     VirtualTime boundary = next_boundary();
-    bool any_ran = run_round(boundary);
+    run_round(boundary);
     if (verdict_.kind != Verdict::Kind::kNone) break;
-    bool all_idle = true;
-    for (const Slot& s : vcpus_) all_idle = all_idle && s.state != VcpuState::kRunnable;
-    if (all_idle && !any_ran) {
-      bool wakeable = false;
-      for (Slot& s : vcpus_) wakeable = wakeable || (s.state == VcpuState::kHalted && s.pending.any() && s.cpu->can_take_interrupt());
-      if (!wakeable) {
-        std::optional<VirtualTime> e = events_.next_time();
-        if (!e || *e >= params_.max_time) {
-          if (e) { now_ = params_.max_time; break; }
-          Verdict w;
-          w.kind = Verdict::Kind::kWatchdog;
-          w.message = "every vCPU is halted or parked and nothing is left that could wake one";
-          set_verdict(std::move(w));
-          break;
-        }
-        boundary = *e;
+    bool all_idle = true, wakeable = false;
+    for (Slot& s : vcpus_) {
+      all_idle = all_idle && s.state != VcpuState::kRunnable;
+      wakeable = wakeable || (s.state == VcpuState::kHalted && s.pending.any() && s.cpu->can_take_interrupt());
+    }
+    if (all_idle && !wakeable) {
+      // Nothing runs until the next event: jump to it, or end the run if there is none.
+      std::optional<VirtualTime> e = events_.next_time();
+      if (!e) {
+        for (const Slot& s : vcpus_) now_ = std::max(now_, s.cpu->now());
+        Verdict w;
+        w.kind = Verdict::Kind::kWatchdog;
+        w.message = "every vCPU is halted or parked and nothing is left that could wake one";
+        set_verdict(std::move(w));
+        break;
       }
+      boundary = std::min(*e, params_.max_time);
     }
     now_ = boundary;
     for (Slot& s : vcpus_)

@@ -1,0 +1,40 @@
+#include "sim/cpu/block_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace hvsim {
+
+TEST(BlockCache, CountsInstructionsAndFindsTrapSites) {
+  BlockCache cache;
+  // mov ecx, 0x10; rdmsr; rdtsc; wrmsr; rdtscp; nop; hlt
+  std::vector<uint8_t> code = {0xb9, 0x10, 0, 0, 0, 0x0f, 0x32, 0x0f, 0x31, 0x0f, 0x30, 0x0f, 0x01, 0xf9, 0x90, 0xf4};
+  const BlockInfo& b = cache.insert(0x1000, static_cast<uint32_t>(code.size()), code.data());
+  EXPECT_EQ(b.count, 7u);
+  ASSERT_EQ(b.sites.size(), 4u);
+  EXPECT_EQ(b.sites[0].kind, SiteKind::kRdmsr);
+  EXPECT_EQ(b.sites[0].addr, 0x1005u);
+  EXPECT_EQ(b.sites[1].kind, SiteKind::kRdtsc);
+  EXPECT_EQ(b.sites[2].kind, SiteKind::kWrmsr);
+  EXPECT_EQ(b.sites[3].kind, SiteKind::kRdtscp);
+  EXPECT_EQ(b.sites[3].length, 3u);
+  EXPECT_TRUE(b.ends_with_hlt);
+  EXPECT_EQ(b.not_reached(0x1000), 7u);   // nothing retired yet
+  EXPECT_EQ(b.not_reached(0x1005), 6u);   // the mov retired
+  EXPECT_EQ(b.not_reached(0x1010), 0u);   // past the block
+  EXPECT_EQ(cache.find(0x1000, static_cast<uint32_t>(code.size())), &b);
+  EXPECT_EQ(cache.find(0x1000, 3), nullptr);  // same address, other size: another block
+}
+
+TEST(BlockCache, InvalidateDropsEverything) {
+  BlockCache cache;
+  uint8_t nop = 0x90;
+  cache.insert(0x2000, 1, &nop);
+  EXPECT_EQ(cache.size(), 1u);
+  cache.invalidate_all();
+  EXPECT_EQ(cache.find(0x2000, 1), nullptr);
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+}  // namespace hvsim

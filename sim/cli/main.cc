@@ -19,7 +19,8 @@ int run(const hvsim::RunOptions& o) {
   hvsim::Verdict v = machine.run();
   std::fflush(stdout);
   if (v.kind == hvsim::Verdict::Kind::kCrash) std::fprintf(stderr, "hvsim: guest crash\n%s", v.report.c_str());
-  else if (v.kind == hvsim::Verdict::Kind::kWatchdog) std::fprintf(stderr, "hvsim: watchdog: %s\n", v.message.c_str());
+  else if (v.kind == hvsim::Verdict::Kind::kWatchdog)
+    std::fprintf(stderr, "hvsim: watchdog: %s\n%s", v.message.c_str(), v.report.c_str());
   std::string insns;
   for (unsigned vp = 0; vp < machine.vcpu_count(); ++vp) {
     if (vp) insns += ',';

@@ -1,8 +1,8 @@
 // Structured, time-stamped trace records and the run's trace hash.
 //
 // A record is a trace point (trace_points.def), a virtual time, an optional vCPU and typed
-// fields. Every record of a hashed point updates the rolling FNV-1a-64 trace hash from its binary
-// content, whether or not it is written anywhere, so turning on more output never changes the hash.
+// fields. Every record of a hashed point updates the rolling trace hash (a multiply-xorshift mix
+// per 64-bit value, FNV-1a over string bytes) from its binary content, whether or not it is written anywhere, so turning on more output never changes the hash.
 // Sinks: a JSON Lines file (filtered by name globs like "msr.*,io.*") and an in-memory capture for
 // tests and expectations. Records are emitted only from the simulation thread, in execution order.
 #pragma once

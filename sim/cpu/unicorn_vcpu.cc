@@ -493,7 +493,7 @@ bool UnicornVcpu::raise(x86::Event ev, uint64_t rip, uint64_t cr2, bool set_cr2)
       tracer_.emit(ev.kind == x86::EventKind::kExternal ? TracePoint::kIrqDeliver : TracePoint::kException,
                    now(), params_.vp,
                    {TraceField::u64("vector", ev.vector), TraceField::hex("error", ev.error), TraceField::hex("rip", rip),
-                    TraceField::u64("cpl", st.cpl), TraceField::hex("handler", d.rip)});
+                    TraceField::u64("cpl", st.cpl), TraceField::hex("rflags", st.rflags), TraceField::hex("handler", d.rip)});
       return apply_delivery(d);
     }
     if (d.undeliverable) {
@@ -563,7 +563,8 @@ void UnicornVcpu::emulate_syscall() {
   set_reg(Reg::kRflags, (rflags & ~(fmask | x86::kRflagsRf)) | x86::kRflagsFixed);
   set_reg(Reg::kRip, lstar);
   tracer_.emit(TracePoint::kSyscall, now(), params_.vp,
-               {TraceField::hex("rip", next - 2), TraceField::u64("from_cpl", from_cpl), TraceField::hex("target", lstar)});
+               {TraceField::hex("rip", next - 2), TraceField::u64("from_cpl", from_cpl), TraceField::hex("rflags", rflags),
+                TraceField::hex("target", lstar)});
 }
 
 // ---- crash report ----------------------------------------------------------------------------

@@ -112,6 +112,12 @@ Verdict Machine::run() {
     char buf[96];
     std::snprintf(buf, sizeof buf, "virtual-time limit of %" PRIu64 " ns reached", params_.max_time.ns());
     w.message = buf;
+    for (size_t i = 0; i < vcpus_.size(); ++i) {
+      static const char* const kState[] = {"running", "halted", "waiting for SIPI"};
+      std::snprintf(buf, sizeof buf, "  vp%zu %s at rip 0x%" PRIx64 "\n", i, kState[static_cast<int>(vcpus_[i].state)],
+                    vcpus_[i].cpu->reg(Reg::kRip));
+      w.report += buf;
+    }
     set_verdict(std::move(w));
   }
   // The run's end time: the latest local time of any vCPU, or the scheduler's time.

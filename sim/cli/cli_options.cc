@@ -32,7 +32,8 @@ const char kRunHelp[] =
     "  --ap-start MODE       all: every vCPU starts at the entry point (default);\n"
     "                        parked: vCPUs 1..N-1 wait for INIT and STARTUP IPIs\n"
     "  --trace FILE          write the trace as JSON Lines\n"
-    "  --trace-filter GLOBS  only these trace points in FILE, e.g. 'msr.*,exc.*' (default all)\n"
+    "  --trace-filter GLOBS  only these trace points in FILE, e.g. 'msr.*,exc.*' (default all but\n"
+    "                        cpu.block, the costly per-block execution trace, which must be named)\n"
     "  --no-console          do not copy the guest console to standard output\n";
 
 namespace {

@@ -8,9 +8,9 @@
 namespace hvsim {
 namespace {
 
-struct PointInfo { std::string_view name; bool hashed; };
+struct PointInfo { std::string_view name; bool hashed; bool verbose; };
 constexpr PointInfo kPoints[] = {
-#define X(id, name, hashed, doc) {name, hashed},
+#define X(id, name, hashed, verbose, doc) {name, hashed, verbose},
 #include "sim/core/trace_points.def"
 #undef X
 };
@@ -62,6 +62,7 @@ bool Tracer::open_jsonl(const std::string& path, const std::string& filter) {
     std::string glob = globs.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     for (size_t i = 0; i < jsonl_enabled_.size(); ++i) {
       std::string name(kPoints[i].name);
+      if (kPoints[i].verbose && glob == "*") continue;
       if (fnmatch(glob.c_str(), name.c_str(), 0) == 0) jsonl_enabled_[i] = true;
     }
     if (comma == std::string::npos) break;
@@ -71,7 +72,8 @@ bool Tracer::open_jsonl(const std::string& path, const std::string& filter) {
 }
 
 bool Tracer::wants_json(TracePoint p) const {
-  return capture_ || !observers_.empty() || (jsonl_ && jsonl_enabled_[static_cast<size_t>(p)]);
+  if (jsonl_ && jsonl_enabled_[static_cast<size_t>(p)]) return true;
+  return !kPoints[static_cast<size_t>(p)].verbose && (capture_ || !observers_.empty());
 }
 
 std::string Tracer::format(TracePoint p, VirtualTime t, int vp, std::initializer_list<TraceField> fields) {
@@ -121,6 +123,7 @@ void Tracer::emit(TracePoint p, VirtualTime t, int vp, std::initializer_list<Tra
     std::fwrite(line.data(), 1, line.size(), jsonl_);
     std::fputc('\n', jsonl_);
   }
+  if (kPoints[static_cast<size_t>(p)].verbose) return;
   for (auto& o : observers_) o(p, t, vp, line);
   if (capture_) captured_.push_back(std::move(line));
 }

@@ -20,7 +20,7 @@
 namespace hvsim {
 
 enum class TracePoint : uint16_t {
-#define X(id, name, hashed, doc) id,
+#define X(id, name, hashed, verbose, doc) id,
 #include "sim/core/trace_points.def"
 #undef X
   kCount
@@ -64,13 +64,14 @@ class Tracer {
   void add_observer(Observer o) { observers_.push_back(std::move(o)); }
 
   void emit(TracePoint p, VirtualTime t, int vp, std::initializer_list<TraceField> fields);
+  // Whether a record of this point would be written or observed anywhere (hot paths check first).
+  bool wants_json(TracePoint p) const;
 
   uint64_t hash() const { return hash_; }
   uint64_t records() const { return records_; }
   void flush();
 
  private:
-  bool wants_json(TracePoint p) const;
   static std::string format(TracePoint p, VirtualTime t, int vp, std::initializer_list<TraceField> f);
 
   uint64_t hash_;

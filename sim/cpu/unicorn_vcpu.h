@@ -107,6 +107,7 @@ class UnicornVcpu final : public VcpuContext {
   static bool hook_unmapped(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
 
   void on_new_block(uint64_t addr, uint32_t size);
+  void resume_at_block(uint64_t linear);
   void handle_site(const TrapSite& site);
   // Retired instructions at the instruction at `rip` (not counting it), correcting the block count.
   uint64_t retired_before(uint64_t rip) const;
@@ -146,8 +147,10 @@ class UnicornVcpu final : public VcpuContext {
   bool stop_budget_ = false;
   bool stop_requested_ = false;
   bool restart_ = false;  // new trap sites hooked: rerun the block
+  std::optional<uint64_t> stop_block_;  // linear address of the block a hook stopped before
   bool pending_syscall_ = false;
-  bool vmcall_quirk_ = false;  // 2.1.1 reports #UD after a handled VMCALL
+  bool vmcall_quirk_ = false;
+  bool trace_blocks_ = false;  // 2.1.1 reports #UD after a handled VMCALL
   std::optional<PendingException> pending_exc_;
   std::optional<uint64_t> unmapped_addr_;
   int unmapped_type_ = 0;

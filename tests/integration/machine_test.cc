@@ -46,6 +46,33 @@ TEST(Machine, GuestHandlesItsOwnFaults) {
   EXPECT_NE(m.console_output().find("faults: 7 of 7 checks passed"), std::string::npos) << m.console_output();
 }
 
+TEST(Machine, PrivilegeLevelsSyscallAndTrapsFromUserMode) {
+  Machine m(params("usermode"));
+  Verdict v = m.run();
+  EXPECT_EQ(v.status(), 0) << m.console_output();
+  EXPECT_NE(m.console_output().find("usermode: all checks passed"), std::string::npos) << m.console_output();
+}
+
+TEST(Machine, QuantumNeverChangesASingleVcpuRun) {
+  for (const char* guest : {"usermode", "faults"}) {
+    std::string console;
+    uint64_t retired = 0;
+    for (uint64_t quantum : {100000ull, 997ull, 7ull}) {
+      MachineParams p = params(guest);
+      p.quantum = quantum;
+      Machine m(p);
+      Verdict v = m.run();
+      EXPECT_EQ(v.status(), 0) << guest << " quantum " << quantum << "\n" << m.console_output();
+      if (console.empty()) {
+        console = m.console_output();
+        retired = m.retired(0);
+      }
+      EXPECT_EQ(m.console_output(), console) << guest << " quantum " << quantum;
+      EXPECT_EQ(m.retired(0), retired) << guest << " quantum " << quantum;
+    }
+  }
+}
+
 TEST(Machine, UnhandledExceptionIsACrashWithDisassembly) {
   Machine m(params("nohandler"));
   Verdict v = m.run();

@@ -46,6 +46,21 @@ TEST(Tracer, UnhashedPointsDoNotChangeTheHash) {
   EXPECT_NE(a.hash(), c.hash());
 }
 
+TEST(Tracer, VerbosePointsOnlyWhenNamed) {
+  Tracer star, named;
+  star.enable_capture();
+  std::string a = ::testing::TempDir() + "star.jsonl", b = ::testing::TempDir() + "named.jsonl";
+  ASSERT_TRUE(star.open_jsonl(a, "*"));
+  ASSERT_TRUE(named.open_jsonl(b, "cpu.*"));
+  EXPECT_FALSE(star.wants_json(TracePoint::kBlock));  // not for "*", nor for the capture
+  EXPECT_TRUE(star.wants_json(TracePoint::kHalt));
+  EXPECT_TRUE(named.wants_json(TracePoint::kBlock));
+  star.emit(TracePoint::kBlock, VirtualTime{}, 0, {TraceField::hex("addr", 1)});
+  EXPECT_TRUE(star.captured().empty());
+  std::remove(a.c_str());
+  std::remove(b.c_str());
+}
+
 TEST(Tracer, FormatsJsonWithEscapes) {
   Tracer t;
   t.enable_capture();

@@ -46,9 +46,18 @@ const BlockInfo& BlockCache::insert(uint64_t addr, uint32_t size, const uint8_t*
       case X86_INS_WRMSR: info.sites.push_back({insn->address, SiteKind::kWrmsr, static_cast<uint8_t>(insn->size)}); break;
       case X86_INS_RDTSC: info.sites.push_back({insn->address, SiteKind::kRdtsc, static_cast<uint8_t>(insn->size)}); break;
       case X86_INS_RDTSCP: info.sites.push_back({insn->address, SiteKind::kRdtscp, static_cast<uint8_t>(insn->size)}); break;
+      case X86_INS_IN: case X86_INS_OUT: case X86_INS_INSB: case X86_INS_INSW: case X86_INS_INSD:
+      case X86_INS_OUTSB: case X86_INS_OUTSW: case X86_INS_OUTSD:
+        info.io_offsets.push_back(off);
+        break;
       default: break;
     }
     info.ends_with_hlt = insn->id == X86_INS_HLT;
+    bool string_io = insn->id == X86_INS_INSB || insn->id == X86_INS_INSW || insn->id == X86_INS_INSD ||
+                     insn->id == X86_INS_OUTSB || insn->id == X86_INS_OUTSW || insn->id == X86_INS_OUTSD;
+    bool rep = false;
+    for (uint16_t i = 0; i + 1 < insn->size; ++i) rep = rep || insn->bytes[i] == 0xf3 || insn->bytes[i] == 0xf2;
+    info.ends_with_rep_io = string_io && rep;
   }
   cs_free(insn, 1);
   info.count = static_cast<uint32_t>(info.offsets.size());

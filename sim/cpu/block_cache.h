@@ -31,7 +31,11 @@ struct BlockInfo {
   uint32_t count = 0;               // instructions in the block
   std::vector<uint32_t> offsets;    // start offset of each instruction
   std::vector<TrapSite> sites;
+  // Offsets of the port I/O instructions, in order. Unicorn does not sync RIP for its IN/OUT
+  // hooks, and a block runs straight through, so the n-th I/O exit of a block is the n-th entry.
+  std::vector<uint32_t> io_offsets;
   bool ends_with_hlt = false;
+  bool ends_with_rep_io = false;  // REP INS/OUTS: one I/O exit per element
   // Instructions at or after `rip` in this block (0 if rip is outside it).
   uint32_t not_reached(uint64_t rip) const;
   bool contains(uint64_t rip) const { return rip >= addr && rip < addr + size; }

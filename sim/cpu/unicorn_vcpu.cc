@@ -127,6 +127,9 @@ void UnicornVcpu::idle_until(VirtualTime t) {
 
 void UnicornVcpu::request_stop() {
   stop_requested_ = true;
+  // From an exit handler the exact position is known: the run ends after this instruction, even
+  // if the emulator finishes the rest of the block before it stops.
+  if (exact_retired_) stop_retired_ = *exact_retired_ + 1;
   uc_emu_stop(uc_);
 }
 
@@ -244,7 +247,14 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
       continue;
     }
     if (restart_ || stop_budget_) resume_at_block(*stop_block_);
-    if (stop_requested_) return StopReason::kStopRequested;
+    if (stop_requested_) {
+      if (stop_retired_) {
+        quantum_retired_ -= retired_ - *stop_retired_;
+        retired_ = *stop_retired_;
+        stop_retired_.reset();
+      }
+      return StopReason::kStopRequested;
+    }
     if (restart_) { restart_ = false; continue; }
     if (stop_budget_) return StopReason::kBudget;
     uint64_t at = reg(Reg::kRip);
@@ -272,6 +282,7 @@ void UnicornVcpu::hook_block(uc_struct*, uint64_t addr, uint32_t size, void* sel
     b = v->cache_.find(addr, size);
   }
   v->cur_block_ = b;
+  v->io_ordinal_ = 0;
   if (v->trace_blocks_)
     v->tracer_.emit(TracePoint::kBlock, v->now(), v->params_.vp, {TraceField::hex("addr", addr), TraceField::u64("insns", b->count)});
   v->retired_ += b->count;
@@ -306,6 +317,16 @@ void UnicornVcpu::resume_at_block(uint64_t linear) {
   }
   set_reg(Reg::kRip, linear - cs_base);
   stop_block_.reset();
+}
+
+uint64_t UnicornVcpu::retired_before_io() {
+  const BlockInfo* b = cur_block_;
+  if (!b || io_ordinal_ >= b->io_offsets.size()) return retired_;
+  uint64_t at = b->addr + b->io_offsets[io_ordinal_];
+  // A REP INS/OUTS exits once per element: it stays the current I/O instruction (and ends its block).
+  bool rep_string = b->ends_with_rep_io && io_ordinal_ + 1 == b->io_offsets.size();
+  if (!rep_string) ++io_ordinal_;
+  return retired_before(at);
 }
 
 uint64_t UnicornVcpu::retired_before(uint64_t rip) const {
@@ -398,7 +419,7 @@ bool UnicornVcpu::hook_invalid(uc_struct* uc, void* self) {
 
 uint32_t UnicornVcpu::hook_in(uc_struct*, uint32_t port, int size, void* self) {
   auto* v = static_cast<UnicornVcpu*>(self);
-  v->exact_retired_ = v->retired_before(v->reg(Reg::kRip));
+  v->exact_retired_ = v->retired_before_io();
   uint32_t value = v->exits_.on_io_in(*v, static_cast<uint16_t>(port), static_cast<unsigned>(size));
   v->exact_retired_.reset();
   return value;
@@ -406,7 +427,7 @@ uint32_t UnicornVcpu::hook_in(uc_struct*, uint32_t port, int size, void* self) {
 
 void UnicornVcpu::hook_out(uc_struct*, uint32_t port, int size, uint32_t value, void* self) {
   auto* v = static_cast<UnicornVcpu*>(self);
-  v->exact_retired_ = v->retired_before(v->reg(Reg::kRip));
+  v->exact_retired_ = v->retired_before_io();
   v->exits_.on_io_out(*v, static_cast<uint16_t>(port), static_cast<unsigned>(size), value);
   v->exact_retired_.reset();
 }

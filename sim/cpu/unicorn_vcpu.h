@@ -111,6 +111,8 @@ class UnicornVcpu final : public VcpuContext {
   void handle_site(const TrapSite& site);
   // Retired instructions at the instruction at `rip` (not counting it), correcting the block count.
   uint64_t retired_before(uint64_t rip) const;
+  // The same for the port I/O instruction whose hook is running (see BlockInfo::io_offsets).
+  uint64_t retired_before_io();
   void sync_exact_position();
 
   bool handle_exception(PendingException e);
@@ -137,11 +139,13 @@ class UnicornVcpu final : public VcpuContext {
   uint64_t quantum_retired_ = 0;
   uint64_t budget_ = 0;
   const BlockInfo* cur_block_ = nullptr;
+  size_t io_ordinal_ = 0;  // I/O exits seen in the current block
   VirtualTime epoch_;
   uint64_t retired_at_epoch_ = 0;
   uint64_t extra_cycles_ = 0;
   // Exact position while a hook runs (a site or an I/O exit in mid-block).
   std::optional<uint64_t> exact_retired_;
+  std::optional<uint64_t> stop_retired_;  // retired count at a stop an exit handler requested
 
   // Why the engine stopped.
   bool stop_budget_ = false;

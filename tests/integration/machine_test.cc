@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "sim/core/status.h"
 #include "tests/support/guests.h"
 
@@ -35,8 +37,10 @@ TEST(Machine, ExitCodeAndExactInstructionCount) {
   Verdict v = m.run();
   EXPECT_EQ(v.exit_code, 42u);
   EXPECT_EQ(v.status(), 1);
-  // exit42: mov eax, 42; mov edx, 0xf4; out dx, eax -- the out retires as the run stops.
-  EXPECT_EQ(m.retired(0), 5u);
+  // exit42: mov eax, 42; mov edx, 0xf4; out dx, eax -- the run ends as the out retires; the
+  // cli; hlt after it in the same block do not count.
+  EXPECT_EQ(m.retired(0), 3u);
+  EXPECT_EQ(m.now(), VirtualTime::from_ps(1500));  // 3 cycles at 2 GHz
 }
 
 TEST(Machine, GuestHandlesItsOwnFaults) {
@@ -71,6 +75,28 @@ TEST(Machine, QuantumNeverChangesASingleVcpuRun) {
       EXPECT_EQ(m.retired(0), retired) << guest << " quantum " << quantum;
     }
   }
+}
+
+TEST(Machine, VmcallAndVmmcallReachTheHypercallHandler) {
+  Machine m(params("hypercall"));
+  std::vector<uint64_t> controls;
+  m.set_hypercall_handler([&](VcpuContext& v) {
+    controls.push_back(v.reg(Reg::kRcx));
+    v.set_reg(Reg::kRax, controls.size() * 10);
+    return true;
+  });
+  Verdict v = m.run();
+  EXPECT_EQ(v.exit_code, 30u);  // 10 + 20
+  EXPECT_EQ(controls, (std::vector<uint64_t>{0x1234, 0x5678}));
+  EXPECT_EQ(m.retired(0), 8u);  // through the exiting out
+}
+
+TEST(Machine, VmcallWithoutAHypervisorIsUndefined) {
+  Machine m(params("hypercall"));
+  Verdict v = m.run();
+  EXPECT_EQ(v.kind, Verdict::Kind::kCrash);
+  EXPECT_NE(v.message.find("unhandled #UD"), std::string::npos) << v.message;
+  EXPECT_NE(v.report.find("=> 0x0000000000100005:  vmcall"), std::string::npos) << v.report;
 }
 
 TEST(Machine, UnhandledExceptionIsACrashWithDisassembly) {

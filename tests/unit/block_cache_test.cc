@@ -27,6 +27,15 @@ TEST(BlockCache, CountsInstructionsAndFindsTrapSites) {
   EXPECT_EQ(cache.find(0x1000, 3), nullptr);  // same address, other size: another block
 }
 
+TEST(BlockCache, RecordsPortIoInOrder) {
+  BlockCache cache;
+  // out dx, al; nop; in eax, 0x60; rep outsb
+  std::vector<uint8_t> code = {0xee, 0x90, 0xe5, 0x60, 0xf3, 0x6e};
+  const BlockInfo& b = cache.insert(0x3000, static_cast<uint32_t>(code.size()), code.data());
+  EXPECT_EQ(b.io_offsets, (std::vector<uint32_t>{0, 2, 4}));
+  EXPECT_TRUE(b.ends_with_rep_io);
+}
+
 TEST(BlockCache, InvalidateDropsEverything) {
   BlockCache cache;
   uint8_t nop = 0x90;

@@ -113,6 +113,7 @@ class Machine final : private VcpuExitHandler, private IpiSink {
   void console_byte(VcpuContext& v, uint8_t byte);
   void flush_console_line(VirtualTime t, int vp);
   void set_verdict(Verdict v);
+  void set_crash_verdict(int vp);
   // machine_run.cc
   void run_round(VirtualTime boundary);
   void deliver_pending(Slot& s, int vp);

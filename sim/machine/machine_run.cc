@@ -16,6 +16,16 @@ VirtualTime Machine::next_boundary() {
   return b;
 }
 
+void Machine::set_crash_verdict(int vp) {
+  const UnicornVcpu& cpu = *vcpus_[static_cast<size_t>(vp)].cpu;
+  Verdict c;
+  c.kind = Verdict::Kind::kCrash;
+  c.vp = vp;
+  c.message = cpu.crash_summary();
+  c.report = cpu.crash_report();
+  set_verdict(std::move(c));
+}
+
 void Machine::deliver_pending(Slot& s, int vp) {
   if (s.pending.none() || !s.cpu->can_take_interrupt()) return;
   for (int v = 255; v >= 0; --v) {
@@ -25,14 +35,7 @@ void Machine::deliver_pending(Slot& s, int vp) {
       s.state = VcpuState::kRunnable;
       tracer_.emit(TracePoint::kWake, s.cpu->now(), vp, {TraceField::u64("vector", static_cast<uint64_t>(v))});
     }
-    if (!s.cpu->deliver_external(static_cast<uint8_t>(v))) {
-      Verdict c;
-      c.kind = Verdict::Kind::kCrash;
-      c.vp = vp;
-      c.message = s.cpu->crash_summary();
-      c.report = s.cpu->crash_report();
-      set_verdict(std::move(c));
-    }
+    if (!s.cpu->deliver_external(static_cast<uint8_t>(v))) set_crash_verdict(vp);
     return;
   }
 }
@@ -56,15 +59,9 @@ void Machine::run_round(VirtualTime boundary) {
         s.state = VcpuState::kHalted;
         tracer_.emit(TracePoint::kHalt, s.cpu->now(), vp, {TraceField::hex("rip", s.cpu->reg(Reg::kRip))});
         break;
-      case StopReason::kCrash: {
-        Verdict c;
-        c.kind = Verdict::Kind::kCrash;
-        c.vp = vp;
-        c.message = s.cpu->crash_summary();
-        c.report = s.cpu->crash_report();
-        set_verdict(std::move(c));
+      case StopReason::kCrash:
+        set_crash_verdict(vp);
         break;
-      }
     }
   }
 }

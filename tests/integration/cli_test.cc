@@ -7,6 +7,7 @@
 #include <fstream>
 #include <regex>
 
+#include "tests/support/elf_builder.h"
 #include "tests/support/guests.h"
 
 namespace hvsim {
@@ -69,25 +70,8 @@ TEST(Cli, HelpAndUsageErrors) {
 }
 
 TEST(Cli, ElfSegmentOutsideRamIsAUsageError) {
-  std::vector<uint8_t> f(sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr) + 16, 0xf4);
-  Elf64_Ehdr eh{};
-  std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-  eh.e_ident[EI_CLASS] = ELFCLASS64;
-  eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  eh.e_type = ET_EXEC;
-  eh.e_machine = EM_X86_64;
-  eh.e_entry = 0x3ff0000;
-  eh.e_phoff = sizeof eh;
-  eh.e_phentsize = sizeof(Elf64_Phdr);
-  eh.e_phnum = 1;
-  Elf64_Phdr ph{};
-  ph.p_type = PT_LOAD;
-  ph.p_offset = sizeof eh + sizeof ph;
-  ph.p_paddr = 0x3ff0000;  // inside the host-reserved area of 64 MiB RAM
-  ph.p_filesz = 16;
-  ph.p_memsz = 0x20000;
-  std::memcpy(f.data(), &eh, sizeof eh);
-  std::memcpy(f.data() + sizeof eh, &ph, sizeof ph);
+  // Inside the host-reserved area of 64 MiB RAM.
+  std::vector<uint8_t> f = test::make_elf(0x3ff0000, 16, 0x20000);
   std::string path = write_file("high.elf", f);
   test::CliResult r = test::run_hvsim("run --guest " + path);
   EXPECT_EQ(r.status, 2);

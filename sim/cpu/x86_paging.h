@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "sim/mem/physical_memory.h"
+#include "sim/core/physical_memory.h"
 
 namespace hvsim::x86 {
 

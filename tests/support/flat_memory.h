@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "sim/mem/physical_memory.h"
+#include "sim/core/physical_memory.h"
 
 namespace hvsim::test {
 

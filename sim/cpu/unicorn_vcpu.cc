@@ -95,6 +95,26 @@ void UnicornVcpu::set_reg(Reg r, uint64_t v) {
   uc_reg_write(uc_, uc_reg_of(r), &v);
 }
 
+void UnicornVcpu::read_xmm(unsigned n, uint64_t out[2]) const {
+  out[0] = out[1] = 0;
+  if (n < 16) uc_reg_read(uc_, UC_X86_REG_XMM0 + static_cast<int>(n), out);
+}
+
+void UnicornVcpu::write_xmm(unsigned n, const uint64_t in[2]) {
+  if (n < 16) uc_reg_write(uc_, UC_X86_REG_XMM0 + static_cast<int>(n), in);
+}
+
+unsigned UnicornVcpu::cpl() {
+  blob_->load();
+  return blob_->cpl();
+}
+
+bool UnicornVcpu::in_64bit_mode() {
+  if (!(reg(Reg::kEfer) & x86::kEferLma)) return false;
+  blob_->load();
+  return blob_->segment(SegReg::kCS).flags & x86::kDescL;
+}
+
 uint64_t UnicornVcpu::native_msr_read(uint32_t msr) {
   uc_x86_msr m{msr, 0};
   uc_reg_read(uc_, UC_X86_REG_MSR, &m);
@@ -190,6 +210,37 @@ void UnicornVcpu::start_real_mode(uint8_t vector) {
   set_reg(Reg::kRflags, x86::kRflagsFixed);
   cache_.invalidate_all();
   cur_block_ = nullptr;
+}
+
+void UnicornVcpu::set_page_backing(uint64_t gpa, std::optional<uint32_t> overlay) {
+  if (overlay)
+    mem_.show_overlay(alias_, gpa, *overlay);
+  else
+    mem_.show_ram(alias_, gpa);
+  // DEVNOTE: Unicorn drops translations by virtual address; this assumes the page is mapped at
+  // the same address (true for the boot identity map). Overlays are rarely code: only the
+  // hypercall page, whose content never changes while it is shown.
+  uc_ctl_remove_cache(uc_, gpa, gpa + 0x1000);
+  cache_.invalidate_all();
+  cur_block_ = nullptr;
+}
+
+void UnicornVcpu::map_mmio(uint64_t base, uint64_t size, MmioHandler& handler) {
+  mmio_.push_back(std::make_unique<MmioRegion>(MmioRegion{this, &handler}));
+  MmioRegion* r = mmio_.back().get();
+  check(uc_mmio_map(uc_, base, size, reinterpret_cast<uc_cb_mmio_read_t>(&mmio_read_cb), r,
+                    reinterpret_cast<uc_cb_mmio_write_t>(&mmio_write_cb), r),
+        "mapping a device region");
+}
+
+uint64_t UnicornVcpu::mmio_read_cb(uc_struct*, uint64_t offset, unsigned size, void* region) {
+  auto* r = static_cast<MmioRegion*>(region);
+  return r->handler->mmio_read(*r->vcpu, offset, size);
+}
+
+void UnicornVcpu::mmio_write_cb(uc_struct*, uint64_t offset, unsigned size, uint64_t value, void* region) {
+  auto* r = static_cast<MmioRegion*>(region);
+  r->handler->mmio_write(*r->vcpu, offset, size, value);
 }
 
 // ---- running -------------------------------------------------------------------------------

@@ -72,7 +72,17 @@ class UnicornVcpu final : public VcpuContext {
   // Delivers an external interrupt through the IDT now; false if it crashed the vCPU.
   bool deliver_external(uint8_t vector);
 
+  // Shows overlay page `overlay` (GuestMemory::OverlayPage::index) at page-aligned `gpa` for this
+  // vCPU only, or the guest's RAM again (nullopt), and drops code translated from that page.
+  void set_page_backing(uint64_t gpa, std::optional<uint32_t> overlay);
+
+  // Maps a device region at guest-physical [base, base + size) for this vCPU (page-aligned,
+  // outside RAM). Accesses go to `handler` with this vCPU as context.
+  void map_mmio(uint64_t base, uint64_t size, MmioHandler& handler);
+
   uint64_t retired() const { return retired_; }
+  // Virtual time spent executing (retired instructions and exit costs), not idle.
+  VirtualTime run_time() const { return tsc_.time_of(retired_ + total_extra_cycles_); }
   // Virtual time at which the quantum budget to reach `t` is spent, as an instruction budget.
   uint64_t budget_to_reach(VirtualTime t) const;
   void idle_until(VirtualTime t);
@@ -84,9 +94,13 @@ class UnicornVcpu final : public VcpuContext {
   VirtualTime now() const override;
   uint64_t reg(Reg r) const override;
   void set_reg(Reg r, uint64_t v) override;
+  void read_xmm(unsigned n, uint64_t out[2]) const override;
+  void write_xmm(unsigned n, const uint64_t in[2]) override;
+  unsigned cpl() override;
+  bool in_64bit_mode() override;
   uint64_t native_msr_read(uint32_t msr) override;
   void native_msr_write(uint32_t msr, uint64_t value) override;
-  void add_cycles(uint64_t cycles) override { extra_cycles_ += cycles; }
+  void add_cycles(uint64_t cycles) override { extra_cycles_ += cycles; total_extra_cycles_ += cycles; }
   void request_stop() override;
 
   // CPUID as the emulated CPU answers it natively (no hook), for each (leaf, subleaf); used to
@@ -104,6 +118,8 @@ class UnicornVcpu final : public VcpuContext {
   static void hook_out(uc_struct* uc, uint32_t port, int size, uint32_t value, void* self);
   static int hook_cpuid(uc_struct* uc, void* self);
   static void hook_syscall(uc_struct* uc, void* self);
+  static uint64_t mmio_read_cb(uc_struct* uc, uint64_t offset, unsigned size, void* region);
+  static void mmio_write_cb(uc_struct* uc, uint64_t offset, unsigned size, uint64_t value, void* region);
   static bool hook_unmapped(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
 
   void on_new_block(uint64_t addr, uint32_t size);
@@ -143,6 +159,9 @@ class UnicornVcpu final : public VcpuContext {
   VirtualTime epoch_;
   uint64_t retired_at_epoch_ = 0;
   uint64_t extra_cycles_ = 0;
+  uint64_t total_extra_cycles_ = 0;
+  struct MmioRegion { UnicornVcpu* vcpu; MmioHandler* handler; };
+  std::vector<std::unique_ptr<MmioRegion>> mmio_;
   // Exact position while a hook runs (a site or an I/O exit in mid-block).
   std::optional<uint64_t> exact_retired_;
   std::optional<uint64_t> stop_retired_;  // retired count at a stop an exit handler requested

@@ -23,6 +23,12 @@ class VcpuContext {
   virtual VirtualTime now() const = 0;
   virtual uint64_t reg(Reg r) const = 0;
   virtual void set_reg(Reg r, uint64_t v) = 0;
+  // XMM0..XMM15 as two 64-bit halves (low first).
+  virtual void read_xmm(unsigned n, uint64_t out[2]) const = 0;
+  virtual void write_xmm(unsigned n, const uint64_t in[2]) = 0;
+  // Current privilege level, and whether the vCPU runs 64-bit code (long mode, CS.L).
+  virtual unsigned cpl() = 0;
+  virtual bool in_64bit_mode() = 0;
   // Architectural MSRs the CPU emulator implements itself (EFER, STAR, FS base, PAT...).
   virtual uint64_t native_msr_read(uint32_t msr) = 0;
   virtual void native_msr_write(uint32_t msr, uint64_t value) = 0;
@@ -34,6 +40,16 @@ class VcpuContext {
 
 struct MsrRead { bool gp = false; uint64_t value = 0; };
 struct CpuidResult { uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0; };
+
+// A memory-mapped device region (e.g. the xAPIC page). Offsets are relative to the region.
+// DEVNOTE: Unicorn does not sync RIP for MMIO callbacks, so the vCPU time seen here is that of
+// the start of the block making the access (at most one block early).
+class MmioHandler {
+ public:
+  virtual ~MmioHandler() = default;
+  virtual uint64_t mmio_read(VcpuContext& v, uint64_t offset, unsigned size) = 0;
+  virtual void mmio_write(VcpuContext& v, uint64_t offset, unsigned size, uint64_t value) = 0;
+};
 
 class VcpuExitHandler {
  public:

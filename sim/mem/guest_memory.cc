@@ -11,6 +11,10 @@
 
 namespace hvsim {
 
+namespace {
+constexpr uint64_t kPage = 4096;
+}  // namespace
+
 GuestMemory::GuestMemory(uint64_t size) : size_(size) {
   fd_ = memfd_create("hvsim-ram", MFD_CLOEXEC);
   if (fd_ < 0) throw UsageError(std::string("cannot create guest RAM: ") + std::strerror(errno));
@@ -28,6 +32,8 @@ GuestMemory::GuestMemory(uint64_t size) : size_(size) {
 
 GuestMemory::~GuestMemory() {
   for (uint8_t* a : aliases_) munmap(a, size_);
+  for (uint8_t* p : overlay_pages_) munmap(p, kPage);
+  if (overlay_fd_ >= 0) close(overlay_fd_);
   munmap(base_, size_);
   close(fd_);
 }
@@ -37,6 +43,33 @@ uint8_t* GuestMemory::map_alias() {
   SIM_ASSERT(p != MAP_FAILED, "cannot map a guest RAM alias");
   aliases_.push_back(static_cast<uint8_t*>(p));
   return aliases_.back();
+}
+
+GuestMemory::OverlayPage GuestMemory::allocate_overlay() {
+  SIM_ASSERT(overlay_pages_.size() < kMaxOverlayPages, "too many overlay pages");
+  if (overlay_fd_ < 0) {
+    overlay_fd_ = memfd_create("hvsim-overlays", MFD_CLOEXEC);
+    SIM_ASSERT(overlay_fd_ >= 0, "cannot create the overlay memory");
+  }
+  auto index = static_cast<uint32_t>(overlay_pages_.size());
+  SIM_ASSERT(ftruncate(overlay_fd_, static_cast<off_t>((index + 1) * kPage)) == 0, "cannot grow the overlay memory");
+  void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, overlay_fd_, static_cast<off_t>(index * kPage));
+  SIM_ASSERT(p != MAP_FAILED, "cannot map an overlay page");
+  overlay_pages_.push_back(static_cast<uint8_t*>(p));
+  return OverlayPage{index, overlay_pages_.back()};
+}
+
+void GuestMemory::show_overlay(uint8_t* alias, uint64_t gpa, uint32_t index) {
+  SIM_ASSERT(gpa % kPage == 0 && contains(gpa, kPage) && index < overlay_pages_.size(), "bad overlay placement");
+  void* p = mmap(alias + gpa, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, overlay_fd_,
+                 static_cast<off_t>(index * kPage));
+  SIM_ASSERT(p == alias + gpa, "cannot show an overlay page");
+}
+
+void GuestMemory::show_ram(uint8_t* alias, uint64_t gpa) {
+  SIM_ASSERT(gpa % kPage == 0 && contains(gpa, kPage), "bad overlay placement");
+  void* p = mmap(alias + gpa, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd_, static_cast<off_t>(gpa));
+  SIM_ASSERT(p == alias + gpa, "cannot restore a guest RAM page");
 }
 
 bool GuestMemory::read(uint64_t gpa, void* dst, size_t len) const {

@@ -1,8 +1,10 @@
 // Guest RAM: guest-physical addresses [0, size), backed by one memfd.
 //
 // The host sees RAM through base(); each CPU engine maps its own alias of the same memfd
-// (map_alias), so later a page of one alias can be replaced by an overlay page for one vCPU only
-// (mmap MAP_FIXED) without touching the others. Host reads and writes are bounds-checked and
+// (map_alias). Overlay pages (hypervisor pages laid over guest RAM: hypercall page, SynIC pages,
+// reference TSC page...) live in a second memfd; show_overlay() replaces one 4 KiB page of one
+// alias by an overlay page (mmap MAP_FIXED), show_ram() puts the guest's own page back, unchanged
+// (its RAM was never written). The host view base() always shows RAM. Host reads and writes are bounds-checked and
 // return false outside RAM. Host writes notify listeners (CPU backends drop translated code that
 // the write may have changed).
 #pragma once
@@ -34,6 +36,15 @@ class GuestMemory {
   // A new shared mapping of all of RAM for one CPU engine; unmapped by the destructor.
   uint8_t* map_alias();
 
+  // A new zeroed overlay page; `host` stays valid for the memory's lifetime. At most
+  // kMaxOverlayPages are ever allocated (the machine allocates a fixed set per vCPU).
+  struct OverlayPage { uint32_t index = 0; uint8_t* host = nullptr; };
+  static constexpr uint32_t kMaxOverlayPages = 1024;
+  OverlayPage allocate_overlay();
+  // Shows overlay page `index` at page-aligned `gpa` in `alias`, or the guest's RAM again.
+  void show_overlay(uint8_t* alias, uint64_t gpa, uint32_t index);
+  void show_ram(uint8_t* alias, uint64_t gpa);
+
   using WriteListener = std::function<void(uint64_t gpa, uint64_t len)>;
   void add_write_listener(WriteListener l) { listeners_.push_back(std::move(l)); }
 
@@ -42,6 +53,8 @@ class GuestMemory {
   int fd_ = -1;
   uint8_t* base_ = nullptr;
   std::vector<uint8_t*> aliases_;
+  int overlay_fd_ = -1;
+  std::vector<uint8_t*> overlay_pages_;
   std::vector<WriteListener> listeners_;
 };
 

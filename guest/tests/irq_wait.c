@@ -1,13 +1,19 @@
-/* irq_wait.elf - installs an IDT handler for vector 0x40, enables interrupts and halts until the
- * host delivers it (integration test of external-interrupt delivery and HLT wake-up). Exits 0
- * once the handler ran, 1 if HLT returned without it. */
+/* irq_wait.elf - installs an IDT handler for vector 0x40, software-enables its local APIC (x2APIC
+ * mode, SVR bit 8), enables interrupts and halts until the host delivers the vector (integration
+ * test of external-interrupt delivery through the local APIC and HLT wake-up). The handler
+ * writes EOI. Exits 0 once the handler ran, 1 if HLT returned without it. */
 #include "hvsim_guest.h"
 
 static volatile int taken;
 
+#define MSR_IA32_APIC_BASE 0x1B
+#define MSR_X2APIC_EOI 0x80B
+#define MSR_X2APIC_SVR 0x80F
+
 static void on_irq(struct trap_frame *tf)
 {
     taken = (int)tf->vector;
+    wrmsr(MSR_X2APIC_EOI, 0);
 }
 
 int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
@@ -17,6 +23,8 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
         halt_forever();
     idt_install();
     idt_set_handler(0x40, on_irq);
+    wrmsr(MSR_IA32_APIC_BASE, rdmsr(MSR_IA32_APIC_BASE) | (1u << 10)); /* x2APIC mode */
+    wrmsr(MSR_X2APIC_SVR, 0x1FF);                                    /* software enable */
     for (int i = 0; i < 4 && !taken; i++)
         __asm__ volatile("sti; hlt; cli" ::: "memory");
     if (!taken) {

@@ -33,6 +33,8 @@ class HvPlatform {
   virtual void guest_idle(VpIndex vp) = 0;
   // Virtual time the VP has spent running (not halted or parked).
   virtual VirtualTime vp_run_time(VpIndex vp) = 0;
+  // The guest-visible TSC of the VP at `now` (what RDTSC would return).
+  virtual uint64_t guest_tsc(VpIndex vp, VirtualTime now) = 0;
 };
 
 }  // namespace hvsim::hv

@@ -29,6 +29,10 @@ const char kRunHelp[] =
     "  --quantum N           instructions per scheduling round, upper bound (default 10000)\n"
     "  --tsc-hz HZ           guest TSC frequency; one instruction = one cycle (default 2000000000)\n"
     "  --max-time DURATION   virtual-time watchdog, e.g. 50ms, 2s; 0 = none (default 10s)\n"
+    "  --hv LIST             Hyper-V enlightenments, QEMU spelling, e.g. hv-synic,hv-stimer,...\n"
+    "                        (default hv-passthrough: everything hvsim implements; none: no Hyper-V)\n"
+    "  --host PROFILE        host profile ws2012, ws2012r2, ws2016, ws2019, ws2022, ws2025 (default ws2019)\n"
+    "  --apic-hz HZ          local APIC timer clock (default 200000000)\n"
     "  --ap-start MODE       all: every vCPU starts at the entry point (default);\n"
     "                        parked: vCPUs 1..N-1 wait for INIT and STARTUP IPIs\n"
     "  --trace FILE          write the trace as JSON Lines\n"
@@ -103,7 +107,8 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     if (opt == "--help" || opt == "-h") { cl.command = Command::kRunHelp; return cl; }
     if (opt == "--no-console") { o.machine.echo_console = false; continue; }
     static const char* const kWithValue[] = {"--guest", "--vcpus", "--memory", "--seed", "--quantum", "--tsc-hz",
-                                             "--max-time", "--ap-start", "--trace", "--trace-filter"};
+                                             "--max-time", "--ap-start", "--trace", "--trace-filter", "--hv",
+                                             "--host", "--apic-hz"};
     bool known = false;
     for (const char* k : kWithValue) known = known || opt == k;
     if (!known) throw UsageError("unknown option '" + opt + "'; try `hvsim run --help`");
@@ -126,6 +131,9 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
       if (value != "all" && value != "parked") throw UsageError("--ap-start: expected 'all' or 'parked', got '" + value + "'");
       o.machine.aps_parked = value == "parked";
     }
+    else if (opt == "--hv") o.machine.hv = value;
+    else if (opt == "--host") o.machine.host = value;
+    else if (opt == "--apic-hz") o.machine.apic_hz = parse_u64(opt, value, "a frequency in Hz");
     else if (opt == "--trace") o.trace_path = value;
     else if (opt == "--trace-filter") o.trace_filter = value;
   }

@@ -30,10 +30,13 @@ size_t EventQueue::run_until(VirtualTime t) {
   SIM_ASSERT(t >= now_, "time moved backwards");
   size_t ran = 0;
   while (!events_.empty() && std::get<0>(events_.begin()->first) <= t) {
-    auto node = events_.extract(events_.begin());
-    by_seq_.erase(std::get<2>(node.key()));
-    now_ = std::get<0>(node.key());
-    node.mapped()();
+    auto first = events_.begin();
+    Key key = first->first;
+    Action action = std::move(first->second);
+    events_.erase(first);
+    by_seq_.erase(std::get<2>(key));
+    now_ = std::get<0>(key);
+    action();
     ++ran;
   }
   now_ = t;

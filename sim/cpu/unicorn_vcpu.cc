@@ -460,10 +460,10 @@ bool UnicornVcpu::hook_invalid(uc_struct* uc, void* self) {
   bool vmcall = op[0] == 0x0f && op[1] == 0x01 && (op[2] == 0xc1 || op[2] == 0xd9);
   if (!vmcall) return false;
   v->exact_retired_ = v->retired_before(rip);
-  bool handled = v->exits_.on_hypercall(*v);
+  HypercallResult r = v->exits_.on_hypercall(*v);
   v->exact_retired_.reset();
-  if (!handled) return false;
-  v->set_reg(Reg::kRip, rip + 3);
+  if (r == HypercallResult::kUndefined) return false;
+  v->set_reg(Reg::kRip, r == HypercallResult::kDone ? rip + 3 : rip);
   v->vmcall_quirk_ = true;
   return true;
 }

@@ -39,6 +39,9 @@ class VcpuContext {
 };
 
 struct MsrRead { bool gp = false; uint64_t value = 0; };
+// What a VMCALL/VMMCALL becomes: done (continue after it), retry (a continued rep hypercall:
+// execute it again), or #UD (no hypervisor interface, or an illegal environment).
+enum class HypercallResult : uint8_t { kDone, kRetry, kUndefined };
 struct CpuidResult { uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0; };
 
 // A memory-mapped device region (e.g. the xAPIC page). Offsets are relative to the region.
@@ -60,9 +63,8 @@ class VcpuExitHandler {
   virtual uint32_t on_io_in(VcpuContext& v, uint16_t port, unsigned size) = 0;
   virtual void on_io_out(VcpuContext& v, uint16_t port, unsigned size, uint32_t value) = 0;
   virtual uint64_t on_rdtsc(VcpuContext& v) = 0;
-  // VMCALL/VMMCALL: the handler reads and writes the hypercall registers. Return false to make
-  // the instruction #UD (no hypervisor interface enabled).
-  virtual bool on_hypercall(VcpuContext& v) = 0;
+  // VMCALL/VMMCALL: the handler reads and writes the hypercall registers.
+  virtual HypercallResult on_hypercall(VcpuContext& v) = 0;
 };
 
 }  // namespace hvsim

@@ -5,6 +5,8 @@
 
 #include "sim/core/status.h"
 #include "sim/cpu/x86_defs.h"
+#include "models/hv/enlightenments.h"
+#include "models/hv/host_profile.h"
 
 namespace hvsim {
 namespace {
@@ -37,6 +39,9 @@ void validate(const MachineParams& p) {
     throw UsageError("--memory: must be 4 MiB to 3 GiB in steps of 2 MiB, got " + std::to_string(p.memory) + " bytes");
   if (p.quantum < 1 || p.quantum > 100000000) throw UsageError("--quantum: must be 1 to 100000000 instructions");
   if (p.tsc_hz < 1000000 || p.tsc_hz > 100000000000ull) throw UsageError("--tsc-hz: must be 1 MHz to 100 GHz");
+  if (p.apic_hz < 1000000 || p.apic_hz > 10000000000ull) throw UsageError("--apic-hz: must be 1 MHz to 10 GHz");
+  if (p.hv != "none") hv::validate(hv::parse_enlightenments(p.hv));
+  hv::host_profile(p.host);
 }
 
 int Verdict::status() const {
@@ -44,6 +49,7 @@ int Verdict::status() const {
     case Kind::kExit: return exit_code == 0 ? 0 : 1;
     case Kind::kCrash: return 3;
     case Kind::kWatchdog: return 4;
+    case Kind::kReset: return 0;
     case Kind::kNone: break;
   }
   return 4;
@@ -54,6 +60,7 @@ std::string Verdict::label() const {
     case Kind::kExit: return "exit(" + std::to_string(exit_code) + ")";
     case Kind::kCrash: return "crash";
     case Kind::kWatchdog: return "watchdog";
+    case Kind::kReset: return "reset";
     case Kind::kNone: break;
   }
   return "none";
@@ -63,21 +70,26 @@ Machine::Machine(const MachineParams& p)
     : params_(p),
       cpuid_(p.vcpus),
       uart_([this](VcpuContext& v, uint8_t b) { console_byte(v, b); }),
-      apic_(p.vcpus, static_cast<IpiSink&>(*this)),
+      tsc_hz_(p.tsc_hz),
       sched_rng_(p.seed, "sched.quantum") {
   validate(p);
   ElfImage image = load_elf(p.guest);
   mem_ = std::make_unique<GuestMemory>(p.memory);
   boot_ = build_boot_layout(*mem_, image, p.vcpus, p.tsc_hz, p.aps_parked);
+  apic::ApicParams apic_params{p.apic_hz, p.tsc_hz};
   for (unsigned vp = 0; vp < p.vcpus; ++vp) {
     Slot s;
-    s.cpu = std::make_unique<UnicornVcpu>(VcpuParams{static_cast<int>(vp), p.tsc_hz}, *mem_, static_cast<VcpuExitHandler&>(*this), tracer_);
+    s.cpu = std::make_unique<UnicornVcpu>(VcpuParams{static_cast<int>(vp), p.tsc_hz}, *mem_,
+                                          static_cast<VcpuExitHandler&>(*this), tracer_);
     s.cpu->set_long_mode_boot_state(boot_.vcpus[vp]);
+    s.cpu->map_mmio(apic::kApicBaseAddress, 0x1000, static_cast<MmioHandler&>(*this));
+    s.apic = std::make_unique<apic::LocalApic>(vp, vp == 0, apic_params, static_cast<apic::IpiTarget&>(*this), tracer_);
     if (p.aps_parked && vp != 0) s.state = VcpuState::kWaitForSipi;
     vcpus_.push_back(std::move(s));
   }
   add_port_device(Uart16550::kCom1, Uart16550::kPorts, &uart_);
-  add_msr_handler(&apic_);
+  build_hypervisor();
+  add_msr_handler(static_cast<MsrHandler*>(this));
 
   image_hash_ = kFnvOffset;
   for (const ElfSegment& s : image.segments) {
@@ -100,8 +112,9 @@ void Machine::set_verdict(Verdict v) {
 
 // ---- exits -----------------------------------------------------------------------------------
 
-uint64_t Machine::guest_tsc(VcpuContext& v) const {
-  return ClockRate(params_.tsc_hz).ticks_at(v.now()) + vcpus_[static_cast<size_t>(v.vp())].tsc_offset;
+uint64_t Machine::guest_tsc(int vp, VirtualTime now) const {
+  uint64_t ticks = tsc_base_ticks_ + (now > tsc_base_time_ ? ClockRate(tsc_hz_).ticks_at(now - tsc_base_time_) : 0);
+  return ticks + vcpus_[static_cast<size_t>(vp)].tsc_offset;
 }
 
 MsrRead Machine::on_rdmsr(VcpuContext& v, uint32_t msr) {
@@ -111,7 +124,7 @@ MsrRead Machine::on_rdmsr(VcpuContext& v, uint32_t msr) {
     if (auto got = h->msr_read(v, msr)) { r = *got; claimed = true; break; }
   }
   if (!claimed) {
-    if (msr == x86::kMsrTsc) r = MsrRead{false, guest_tsc(v)};
+    if (msr == x86::kMsrTsc) r = MsrRead{false, guest_tsc(v.vp(), v.now())};
     else if (msr == x86::kMsrEfer || native_msr(msr)) r = MsrRead{false, v.native_msr_read(msr)};
   }
   if (r.gp) {
@@ -129,7 +142,9 @@ bool Machine::on_wrmsr(VcpuContext& v, uint32_t msr, uint64_t value) {
   }
   if (!ok) {
     if (msr == x86::kMsrTsc) {
-      vcpus_[static_cast<size_t>(v.vp())].tsc_offset = value - ClockRate(params_.tsc_hz).ticks_at(v.now());
+      Slot& slot = vcpus_[static_cast<size_t>(v.vp())];
+      slot.tsc_offset = value - (guest_tsc(v.vp(), v.now()) - slot.tsc_offset);
+      slot.apic->set_tsc_offset(slot.tsc_offset);
       ok = true;
     } else if (msr == x86::kMsrEfer) {
       ok = (value & ~kEferWritable) == 0;
@@ -197,16 +212,16 @@ void Machine::on_io_out(VcpuContext& v, uint16_t port, unsigned size, uint32_t v
 }
 
 uint64_t Machine::on_rdtsc(VcpuContext& v) {
-  uint64_t tsc = guest_tsc(v);
+  uint64_t tsc = guest_tsc(v.vp(), v.now());
   tracer_.emit(TracePoint::kRdtsc, v.now(), v.vp(), {TraceField::u64("tsc", tsc)});
   return tsc;
 }
 
-bool Machine::on_hypercall(VcpuContext& v) {
-  bool handled = hypercall_ && hypercall_(v);
+HypercallResult Machine::on_hypercall(VcpuContext& v) {
+  HypercallResult r = hypercall_ ? hypercall_(v) : hv_->hypercall(v);
   tracer_.emit(TracePoint::kHypercall, v.now(), v.vp(),
-               {TraceField::hex("control", v.reg(Reg::kRcx)), TraceField::boolean("handled", handled)});
-  return handled;
+               {TraceField::hex("control", v.reg(Reg::kRcx)), TraceField::u64("result", static_cast<uint64_t>(r))});
+  return r;
 }
 
 // ---- console -----------------------------------------------------------------------------------
@@ -227,34 +242,6 @@ void Machine::console_byte(VcpuContext& v, uint8_t byte) {
 void Machine::flush_console_line(VirtualTime t, int vp) {
   tracer_.emit(TracePoint::kConsoleLine, t, vp, {TraceField::str_("text", console_line_)});
   console_line_.clear();
-}
-
-// ---- interrupts and IPIs ---------------------------------------------------------------------------
-
-void Machine::raise_interrupt(int vp, uint8_t vector) {
-  SIM_ASSERT(vp >= 0 && static_cast<size_t>(vp) < vcpus_.size(), "interrupt to a vCPU that does not exist");
-  vcpus_[static_cast<size_t>(vp)].pending.set(vector);
-  tracer_.emit(TracePoint::kIrqRequest, now_, vp, {TraceField::u64("vector", vector)});
-}
-
-void Machine::ipi_fixed(int, int to_vp, uint8_t vector) { raise_interrupt(to_vp, vector); }
-
-void Machine::ipi_init(int from_vp, int to_vp) {
-  Slot& s = vcpus_[static_cast<size_t>(to_vp)];
-  if (to_vp == 0) return;  // FUTURE: INIT of the boot vCPU (reset)
-  s.state = VcpuState::kWaitForSipi;
-  s.pending.reset();
-  tracer_.emit(TracePoint::kInit, vcpus_[static_cast<size_t>(from_vp)].cpu->now(), to_vp, {TraceField::u64("from", static_cast<uint64_t>(from_vp))});
-}
-
-void Machine::ipi_startup(int from_vp, int to_vp, uint8_t vector) {
-  Slot& s = vcpus_[static_cast<size_t>(to_vp)];
-  if (s.state != VcpuState::kWaitForSipi) return;  // a STARTUP IPI is ignored unless INIT came first
-  VirtualTime t = vcpus_[static_cast<size_t>(from_vp)].cpu->now();
-  s.cpu->start_real_mode(vector);
-  s.cpu->idle_until(t);
-  s.state = VcpuState::kRunnable;
-  tracer_.emit(TracePoint::kSipi, t, to_vp, {TraceField::u64("from", static_cast<uint64_t>(from_vp)), TraceField::hex("vector", vector)});
 }
 
 }  // namespace hvsim

@@ -8,10 +8,12 @@
 // order, first takes its highest pending interrupt if it can (IF=1, no STI/MOV-SS shadow), then
 // runs until its local time reaches the boundary. Events run between rounds. When every vCPU is
 // halted or parked, time jumps to the next event; with no event left, the watchdog verdict ends
-// the run. Several machines may exist in one process; nothing here is global.
+// the run. Between rounds the timer models (local APIC timers, synthetic timers) are polled and
+// their next deadline becomes a wake-up event, so a timer fires at the round boundary at its
+// deadline. Interrupts go through each VP's local APIC model (priority, ISR, EOI).
+// Several machines may exist in one process; nothing here is global.
 #pragma once
 
-#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,7 +29,8 @@
 #include "sim/machine/msr_handler.h"
 #include "sim/machine/port_device.h"
 #include "sim/machine/uart16550.h"
-#include "sim/machine/x2apic_ipi.h"
+#include "models/apic/local_apic.h"
+#include "sim/machine/hv_host.h"
 #include "sim/mem/guest_memory.h"
 
 namespace hvsim {
@@ -41,6 +44,9 @@ struct MachineParams {
   uint64_t tsc_hz = 2000000000;            // guest TSC; one instruction = one cycle
   VirtualTime max_time = VirtualTime::from_ms(10000);  // watchdog; VirtualTime::max() = none
   bool aps_parked = false;                 // vCPUs 1..N-1 wait for INIT/SIPI
+  std::string hv = "hv-passthrough";       // enlightenments (QEMU spelling); "none" = no Hyper-V
+  std::string host = "ws2019";             // host profile: ws2012 ... ws2025
+  uint64_t apic_hz = 200000000;            // local APIC timer input clock
   bool echo_console = true;                // copy guest console bytes to stdout
 };
 
@@ -48,7 +54,7 @@ struct MachineParams {
 void validate(const MachineParams& p);
 
 struct Verdict {
-  enum class Kind : uint8_t { kNone, kExit, kCrash, kWatchdog };
+  enum class Kind : uint8_t { kNone, kExit, kCrash, kWatchdog, kReset };
   Kind kind = Kind::kNone;
   uint32_t exit_code = 0;
   int vp = kNoVp;
@@ -56,10 +62,11 @@ struct Verdict {
   std::string report;   // crash: registers and disassembly
   // Process exit status (docs/guest-contract.md §10).
   int status() const;
-  std::string label() const;  // "exit(0)", "crash", "watchdog"
+  std::string label() const;  // "exit(0)", "crash", "watchdog", "reset"
 };
 
-class Machine final : private VcpuExitHandler, private IpiSink {
+class Machine final : private VcpuExitHandler, private apic::IpiTarget, private HvMachine, private MsrHandler,
+                      private MmioHandler {
  public:
   // Loads the guest and builds the machine; throws UsageError on bad parameters or input.
   explicit Machine(const MachineParams& p);
@@ -72,9 +79,13 @@ class Machine final : private VcpuExitHandler, private IpiSink {
   void raise_interrupt(int vp, uint8_t vector);
   void add_port_device(uint16_t first, uint16_t count, PortDevice* dev);
   void add_msr_handler(MsrHandler* h) { msr_handlers_.push_back(h); }
-  using HypercallHandler = std::function<bool(VcpuContext&)>;
+  using HypercallHandler = std::function<HypercallResult(VcpuContext&)>;  // replaces the hypervisor's
   void set_hypercall_handler(HypercallHandler h) { hypercall_ = std::move(h); }
   CpuidTable& cpuid() { return cpuid_; }
+  HvHost& hv() { return *hv_; }
+  // Host action (a live migration): the guest-visible TSC runs at `new_hz` from now on; the
+  // reference TSC page goes through its invalidate/republish sequence.
+  void change_tsc_frequency(uint64_t new_hz);
 
   Tracer& tracer() { return tracer_; }
   EventQueue& events() { return events_; }
@@ -88,11 +99,12 @@ class Machine final : private VcpuExitHandler, private IpiSink {
   const std::string& console_output() const { return console_; }
 
  private:
-  enum class VcpuState : uint8_t { kRunnable, kHalted, kWaitForSipi };
+  // kIdle: GUEST_IDLE, woken by any pending interrupt even with interrupts disabled.
+  enum class VcpuState : uint8_t { kRunnable, kHalted, kWaitForSipi, kIdle };
   struct Slot {
     std::unique_ptr<UnicornVcpu> cpu;
+    std::unique_ptr<apic::LocalApic> apic;
     VcpuState state = VcpuState::kRunnable;
-    std::bitset<256> pending;  // requested interrupt vectors
     uint64_t tsc_offset = 0;
   };
 
@@ -103,13 +115,32 @@ class Machine final : private VcpuExitHandler, private IpiSink {
   uint32_t on_io_in(VcpuContext& v, uint16_t port, unsigned size) override;
   void on_io_out(VcpuContext& v, uint16_t port, unsigned size, uint32_t value) override;
   uint64_t on_rdtsc(VcpuContext& v) override;
-  bool on_hypercall(VcpuContext& v) override;
-  // IpiSink
-  void ipi_fixed(int from_vp, int to_vp, uint8_t vector) override;
-  void ipi_init(int from_vp, int to_vp) override;
-  void ipi_startup(int from_vp, int to_vp, uint8_t vector) override;
+  HypercallResult on_hypercall(VcpuContext& v) override;
+  // apic::IpiTarget (machine_apic.cc)
+  uint32_t vp_count() const override { return vcpu_count(); }
+  void deliver_fixed(uint32_t from_vp, uint32_t to_vp, uint8_t vector) override;
+  void deliver_init(uint32_t from_vp, uint32_t to_vp) override;
+  void deliver_startup(uint32_t from_vp, uint32_t to_vp, uint8_t vector) override;
+  void deliver_nmi(uint32_t from_vp, uint32_t to_vp) override;
+  const apic::LocalApic* apic(uint32_t vp) const override;
+  // MsrHandler for the local APIC MSRs, MmioHandler for the xAPIC page (machine_apic.cc)
+  std::optional<MsrRead> msr_read(VcpuContext& v, uint32_t msr) override;
+  std::optional<bool> msr_write(VcpuContext& v, uint32_t msr, uint64_t value) override;
+  uint64_t mmio_read(VcpuContext& v, uint64_t offset, unsigned size) override;
+  void mmio_write(VcpuContext& v, uint64_t offset, unsigned size, uint64_t value) override;
+  // HvMachine (machine_hv.cc)
+  void hv_interrupt(int vp, uint8_t vector) override;
+  void hv_reset() override;
+  void hv_crash(const hv::CrashReport& r) override;
+  void hv_idle(int vp) override;
+  VirtualTime hv_run_time(int vp) override { return vcpus_[static_cast<size_t>(vp)].cpu->run_time(); }
+  uint64_t hv_guest_tsc(int vp, VirtualTime now) override { return guest_tsc(vp, now); }
+  void hv_set_page(int vp, uint64_t gpa, std::optional<uint32_t> overlay) override;
+  uint32_t hv_vcpu_count() const override { return vcpu_count(); }
 
-  uint64_t guest_tsc(VcpuContext& v) const;
+  uint64_t guest_tsc(int vp, VirtualTime now) const;
+  void build_hypervisor();
+  void poll_models();
   void console_byte(VcpuContext& v, uint8_t byte);
   void flush_console_line(VirtualTime t, int vp);
   void set_verdict(Verdict v);
@@ -127,7 +158,12 @@ class Machine final : private VcpuExitHandler, private IpiSink {
   CpuidTable cpuid_;
   std::vector<Slot> vcpus_;
   Uart16550 uart_;
-  X2ApicIpi apic_;
+  std::unique_ptr<HvHost> hv_;
+  std::optional<VirtualTime> model_wake_;  // time of the pending model wake-up event
+  // Guest-visible TSC: tsc_base_ticks_ at tsc_base_time_, then tsc_hz_ (changes on migration).
+  VirtualTime tsc_base_time_;
+  uint64_t tsc_base_ticks_ = 0;
+  uint64_t tsc_hz_;
   struct PortRange { uint16_t first, count; PortDevice* dev; };
   std::vector<PortRange> ports_;
   std::vector<MsrHandler*> msr_handlers_;

@@ -27,17 +27,19 @@ void Machine::set_crash_verdict(int vp) {
 }
 
 void Machine::deliver_pending(Slot& s, int vp) {
-  if (s.pending.none() || !s.cpu->can_take_interrupt()) return;
-  for (int v = 255; v >= 0; --v) {
-    if (!s.pending.test(static_cast<size_t>(v))) continue;
-    s.pending.reset(static_cast<size_t>(v));
-    if (s.state == VcpuState::kHalted) {
-      s.state = VcpuState::kRunnable;
-      tracer_.emit(TracePoint::kWake, s.cpu->now(), vp, {TraceField::u64("vector", static_cast<uint64_t>(v))});
-    }
-    if (!s.cpu->deliver_external(static_cast<uint8_t>(v))) set_crash_verdict(vp);
-    return;
+  std::optional<uint8_t> v = s.apic->pending_vector();
+  if (!v) return;
+  if (s.state == VcpuState::kIdle) {  // GUEST_IDLE ends when an interrupt is pending, IF or not
+    s.state = VcpuState::kRunnable;
+    tracer_.emit(TracePoint::kWake, s.cpu->now(), vp, {TraceField::u64("vector", *v)});
   }
+  if (!s.cpu->can_take_interrupt()) return;
+  if (s.state == VcpuState::kHalted) {
+    s.state = VcpuState::kRunnable;
+    tracer_.emit(TracePoint::kWake, s.cpu->now(), vp, {TraceField::u64("vector", *v)});
+  }
+  s.apic->on_delivered(*v);
+  if (!s.cpu->deliver_external(*v)) set_crash_verdict(vp);
 }
 
 // Runs every runnable vCPU up to `boundary`.
@@ -53,7 +55,7 @@ void Machine::run_round(VirtualTime boundary) {
     StopReason why = s.cpu->run(budget);
     switch (why) {
       case StopReason::kBudget:
-      case StopReason::kStopRequested:
+      case StopReason::kStopRequested:  // a verdict, or GUEST_IDLE (the state is already set)
         break;
       case StopReason::kHalt:
         s.state = VcpuState::kHalted;
@@ -76,6 +78,7 @@ Verdict Machine::run() {
                 TraceField::hex("image_hash", image_hash_), TraceField::boolean("aps_parked", params_.aps_parked)});
   while (verdict_.kind == Verdict::Kind::kNone) {
     events_.run_until(now_);
+    poll_models();
     if (verdict_.kind != Verdict::Kind::kNone) break;
     VirtualTime boundary = next_boundary();
     run_round(boundary);
@@ -83,7 +86,9 @@ Verdict Machine::run() {
     bool all_idle = true, wakeable = false;
     for (Slot& s : vcpus_) {
       all_idle = all_idle && s.state != VcpuState::kRunnable;
-      wakeable = wakeable || (s.state == VcpuState::kHalted && s.pending.any() && s.cpu->can_take_interrupt());
+      bool pending = s.apic->pending_vector().has_value();
+      wakeable = wakeable || (s.state == VcpuState::kIdle && pending) ||
+                 (s.state == VcpuState::kHalted && pending && s.cpu->can_take_interrupt());
     }
     if (all_idle && !wakeable) {
       // Nothing runs until the next event: jump to it, or end the run if there is none.
@@ -110,7 +115,7 @@ Verdict Machine::run() {
     std::snprintf(buf, sizeof buf, "virtual-time limit of %" PRIu64 " ns reached", params_.max_time.ns());
     w.message = buf;
     for (size_t i = 0; i < vcpus_.size(); ++i) {
-      static const char* const kState[] = {"running", "halted", "waiting for SIPI"};
+      static const char* const kState[] = {"running", "halted", "waiting for SIPI", "idle (GUEST_IDLE)"};
       std::snprintf(buf, sizeof buf, "  vp%zu %s at rip 0x%" PRIx64 "\n", i, kState[static_cast<int>(vcpus_[i].state)],
                     vcpus_[i].cpu->reg(Reg::kRip));
       w.report += buf;

@@ -83,7 +83,7 @@ TEST(Machine, VmcallAndVmmcallReachTheHypercallHandler) {
   m.set_hypercall_handler([&](VcpuContext& v) {
     controls.push_back(v.reg(Reg::kRcx));
     v.set_reg(Reg::kRax, controls.size() * 10);
-    return true;
+    return HypercallResult::kDone;
   });
   Verdict v = m.run();
   EXPECT_EQ(v.exit_code, 30u);  // 10 + 20
@@ -91,8 +91,8 @@ TEST(Machine, VmcallAndVmmcallReachTheHypercallHandler) {
   EXPECT_EQ(m.retired(0), 8u);  // through the exiting out
 }
 
-TEST(Machine, VmcallWithoutAHypervisorIsUndefined) {
-  Machine m(params("hypercall"));
+TEST(Machine, VmcallWithoutAnEnabledHypercallPageIsUndefined) {
+  Machine m(params("hypercall"));  // the guest never enables the hypercall page
   Verdict v = m.run();
   EXPECT_EQ(v.kind, Verdict::Kind::kCrash);
   EXPECT_NE(v.message.find("unhandled #UD"), std::string::npos) << v.message;

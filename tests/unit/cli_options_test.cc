@@ -51,6 +51,9 @@ TEST(CliOptions, ErrorsNameTheOptionAndTheExpectation) {
   EXPECT_EQ(error_of({"run", "--guest"}), "--guest: missing value");
   EXPECT_EQ(error_of({"frobnicate"}), "unknown command 'frobnicate'; try `hvsim --help`");
   EXPECT_EQ(error_of({"run", "--guest", "g", "--ap-start", "parked"}), "--ap-start parked: needs --vcpus 2 or more");
+  EXPECT_EQ(error_of({"run", "--guest", "g", "--hv", "hv-stimer"}), "--hv: hv-stimer requires hv-vpindex, hv-synic, hv-time");
+  EXPECT_EQ(error_of({"run", "--guest", "g", "--hv", "hv-bogus"}).rfind("--hv: unknown enlightenment 'hv-bogus'", 0), 0u);
+  EXPECT_NE(error_of({"run", "--guest", "g", "--host", "ws1999"}).find("ws1999"), std::string::npos);
 }
 
 TEST(CliOptions, SizesAndDurations) {

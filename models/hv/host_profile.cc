@@ -1,0 +1,79 @@
+#include "models/hv/host_profile.h"
+
+#include <array>
+#include <string>
+
+#include "sim/core/status.h"
+
+namespace hvsim::hv {
+namespace {
+
+constexpr uint32_t vmbus_version(uint32_t major, uint32_t minor) { return major << 16 | minor; }
+
+// VMBus versions per release (PROTOCOL §5.2): 2.4 = WS2012, 3.0 = WS2012 R2, 4.0 = WS2016 (inferred
+// there from Linux's netvsc "pre-Win2016" comment), 4.1 = RS3, 5.0 = later Windows 10, 5.1 = RS4,
+// 5.2 = WS2019 (RS5), 5.3 = WS2022 (Iron). Each host also accepts every older version down to 2.4.
+// DEVNOTE: the pre-2.4 versions (0.13 WS2008, 1.1 Win7) are left out: no Linux guest negotiates
+// them (§5.2) and they need the legacy shared interrupt page (§5.9).
+// DEVNOTE (assumption, PROTOCOL §11 says which release first offered 6.0 is not verified): 6.0 is
+// "Copper", and WS2025 (build 26100, "Germanium") comes after Copper in Microsoft's release
+// naming, so ws2025 offers 6.0.
+constexpr std::array<uint32_t, 1> kWs2012Vmbus = {vmbus_version(2, 4)};
+constexpr std::array<uint32_t, 2> kWs2012R2Vmbus = {vmbus_version(3, 0), vmbus_version(2, 4)};
+constexpr std::array<uint32_t, 3> kWs2016Vmbus = {vmbus_version(4, 0), vmbus_version(3, 0),
+                                                  vmbus_version(2, 4)};
+constexpr std::array<uint32_t, 7> kWs2019Vmbus = {
+    vmbus_version(5, 2), vmbus_version(5, 1), vmbus_version(5, 0), vmbus_version(4, 1),
+    vmbus_version(4, 0), vmbus_version(3, 0), vmbus_version(2, 4)};
+constexpr std::array<uint32_t, 8> kWs2022Vmbus = {
+    vmbus_version(5, 3), vmbus_version(5, 2), vmbus_version(5, 1), vmbus_version(5, 0),
+    vmbus_version(4, 1), vmbus_version(4, 0), vmbus_version(3, 0), vmbus_version(2, 4)};
+constexpr std::array<uint32_t, 9> kWs2025Vmbus = {
+    vmbus_version(6, 0), vmbus_version(5, 3), vmbus_version(5, 2), vmbus_version(5, 1),
+    vmbus_version(5, 0), vmbus_version(4, 1), vmbus_version(4, 0), vmbus_version(3, 0),
+    vmbus_version(2, 4)};
+
+// Aggregate GPADL cap (PROTOCOL §5.10, from Linux Documentation/virt/hyperv/vmbus.rst): "about
+// 1280 MB" on WS2019 and later, "about 384 MB" before; taken here as exact MiB.
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+constexpr uint64_t kGpadlCapBeforeWs2019 = 384 * kMiB;
+constexpr uint64_t kGpadlCapWs2019 = 1280 * kMiB;
+
+// Versions: the releases' RTM build numbers (6.2.9200, 6.3.9600, 10.0.14393, 10.0.17763,
+// 10.0.20348, 10.0.26100), no service pack, branch or number.
+// tsc_invariant_control (assumption): Linux's support for AccessTscInvariantControls (2019) says
+// only that hosts with TSC scaling and a recent enough VM configuration version set the bit; no
+// public source names the first release, so hvsim offers it from WS2022 on.
+// tsc_scaling (assumption): no public source in PROTOCOL.md; taken as available from WS2016 on.
+constexpr std::array<HostProfile, 6> kProfiles = {{
+    {"ws2012", "Windows Server 2012", {9200, 6, 2, 0, 0, 0}, kWs2012Vmbus, kGpadlCapBeforeWs2019,
+     false, false},
+    {"ws2012r2", "Windows Server 2012 R2", {9600, 6, 3, 0, 0, 0}, kWs2012R2Vmbus,
+     kGpadlCapBeforeWs2019, false, false},
+    {"ws2016", "Windows Server 2016", {14393, 10, 0, 0, 0, 0}, kWs2016Vmbus, kGpadlCapBeforeWs2019,
+     false, true},
+    {"ws2019", "Windows Server 2019", {17763, 10, 0, 0, 0, 0}, kWs2019Vmbus, kGpadlCapWs2019, false,
+     true},
+    {"ws2022", "Windows Server 2022", {20348, 10, 0, 0, 0, 0}, kWs2022Vmbus, kGpadlCapWs2019, true,
+     true},
+    {"ws2025", "Windows Server 2025", {26100, 10, 0, 0, 0, 0}, kWs2025Vmbus, kGpadlCapWs2019, true,
+     true},
+}};
+
+constexpr size_t kDefaultProfile = 3;  // ws2019
+static_assert(kProfiles[kDefaultProfile].name == "ws2019");
+
+}  // namespace
+
+const HostProfile& host_profile(std::string_view name) {
+  for (const HostProfile& p : kProfiles) {
+    if (p.name == name) return p;
+  }
+  std::string valid;
+  for (const HostProfile& p : kProfiles) valid += (valid.empty() ? "" : ", ") + std::string(p.name);
+  throw UsageError("unknown host profile '" + std::string(name) + "' (valid: " + valid + ")");
+}
+
+const HostProfile& default_host_profile() { return kProfiles[kDefaultProfile]; }
+
+}  // namespace hvsim::hv

@@ -1,0 +1,103 @@
+// Machine: the Hyper-V glue — builds the hypervisor model from the parameters, and carries out
+// what it asks of the machine (interrupts, overlay pages, reset and crash verdicts, guest idle,
+// TSC frequency changes).
+#include <cinttypes>
+#include <cstdio>
+
+#include "models/hv/cpuid_leaves.h"
+#include "sim/core/status.h"
+#include "sim/machine/machine.h"
+
+namespace hvsim {
+
+void Machine::build_hypervisor() {
+  hv::PartitionParams hp;
+  if (params_.hv != "none") {
+    hp.hv = hv::parse_enlightenments(params_.hv);
+    hv::validate(hp.hv);
+  }
+  hp.host = hv::host_profile(params_.host);
+  hp.vcpu_count = params_.vcpus;
+  hp.tsc_hz = params_.tsc_hz;
+  hp.apic_hz = params_.apic_hz;
+  // The emulated CPU reports AuthenticAMD (cpuid_table.h): its hypercall instruction is VMMCALL.
+  hp.vmmcall = true;
+  hv_ = std::make_unique<HvHost>(hp, *mem_, static_cast<HvMachine&>(*this), tracer_);
+  if (hv_->enabled()) {
+    hv::Enlightenments e = hp.hv;
+    hv::HostProfile host = hp.host;
+    uint32_t n = params_.vcpus;
+    cpuid_.set_hypervisor_leaves([e, host, n](int, uint32_t leaf, uint32_t subleaf) -> std::optional<CpuidResult> {
+      std::optional<hv::CpuidLeaf> l = hv::hv_cpuid_leaf(e, host, n, leaf, subleaf);
+      if (!l) return std::nullopt;
+      return CpuidResult{l->eax, l->ebx, l->ecx, l->edx};
+    });
+    add_msr_handler(hv_.get());
+  }
+}
+
+void Machine::hv_interrupt(int vp, uint8_t vector) {
+  Slot& s = vcpus_[static_cast<size_t>(vp)];
+  hv::SynIc& synic = hv_->partition().synic(static_cast<hv::VpIndex>(vp));
+  std::optional<unsigned> sint = synic.sint_for_vector(vector);
+  s.apic->accept(vector, sint && synic.auto_eoi(*sint));
+  tracer_.emit(TracePoint::kIrqRequest, s.cpu->now(), vp, {TraceField::u64("vector", vector)});
+}
+
+void Machine::hv_reset() {
+  Verdict v;
+  v.kind = Verdict::Kind::kReset;
+  v.message = "the guest reset the partition (HV_X64_MSR_RESET)";
+  set_verdict(std::move(v));
+  for (Slot& s : vcpus_) s.cpu->request_stop();
+}
+
+void Machine::hv_crash(const hv::CrashReport& r) {
+  Verdict v;
+  v.kind = Verdict::Kind::kCrash;
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "guest crash notification (CRASH_CTL): P0=0x%" PRIx64 " P1=0x%" PRIx64 " P2=0x%" PRIx64 " P3=0x%" PRIx64
+                " P4=0x%" PRIx64,
+                r.params[0], r.params[1], r.params[2], r.params[3], r.params[4]);
+  v.message = buf;
+  v.report = v.message + "\n" + (r.message.empty() ? "" : "  message: " + r.message + "\n");
+  set_verdict(std::move(v));
+  for (Slot& s : vcpus_) s.cpu->request_stop();
+}
+
+void Machine::hv_idle(int vp) {
+  Slot& s = vcpus_[static_cast<size_t>(vp)];
+  s.state = VcpuState::kIdle;
+  s.cpu->request_stop();
+}
+
+void Machine::hv_set_page(int vp, uint64_t gpa, std::optional<uint32_t> overlay) {
+  vcpus_[static_cast<size_t>(vp)].cpu->set_page_backing(gpa, overlay);
+}
+
+void Machine::change_tsc_frequency(uint64_t new_hz) {
+  uint64_t base = guest_tsc(0, now_) - vcpus_[0].tsc_offset;
+  tsc_base_ticks_ = base;
+  tsc_base_time_ = now_;
+  tsc_hz_ = new_hz;
+  hv_->partition().change_tsc_frequency(new_hz, base, now_);
+}
+
+// Polls the timer models and keeps one wake-up event at their earliest deadline.
+void Machine::poll_models() {
+  std::optional<VirtualTime> next = hv_->enabled() ? hv_->poll(now_) : std::nullopt;
+  for (Slot& s : vcpus_) {
+    std::optional<VirtualTime> t = s.apic->poll(now_);
+    if (t && (!next || *t < *next)) next = t;
+  }
+  // A deadline at or before now was just handled by the poll; the next round polls again.
+  if (!next || *next <= now_ || (model_wake_ && *model_wake_ <= *next)) return;
+  VirtualTime at = *next;
+  model_wake_ = at;
+  events_.schedule(at, EventPriority::kHost, [this, at] {
+    if (model_wake_ == at) model_wake_.reset();
+  });
+}
+
+}  // namespace hvsim

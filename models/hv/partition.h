@@ -78,6 +78,7 @@ class HvPartition {
     uint64_t tsc_emulation_control = 0;
     uint64_t tsc_emulation_status = 0;
     uint64_t tsc_invariant_control = 0;
+    uint64_t ref_high_water = 0;  // highest TIME_REF_COUNT any VP has read
   };
 
   bool exists(uint32_t msr) const;

@@ -1,4 +1,6 @@
 // HvPartition::msr_read / msr_write: the one place synthetic MSR numbers are decoded.
+#include <algorithm>
+
 #include "models/hv/cpuid_leaves.h"
 #include "models/hv/hvdef_msr.h"
 #include "models/hv/partition.h"
@@ -46,7 +48,11 @@ std::optional<MsrValue> HvPartition::msr_read(VpIndex vp, uint32_t msr, VirtualT
     case HV_X64_MSR_VP_INDEX: return ok(vp);
     case HV_X64_MSR_RESET: return ok(0);
     case HV_X64_MSR_VP_RUNTIME: return ok(reference_time_at(platform_.vp_run_time(vp)));
-    case HV_X64_MSR_TIME_REF_COUNT: return ok(reference_time_at(now));
+    case HV_X64_MSR_TIME_REF_COUNT:
+      // Partition-wide and monotonic across VPs (§2.1), although each VP reads at its own local
+      // time: never below what any VP has read.
+      state_.ref_high_water = std::max(state_.ref_high_water, reference_time_at(now));
+      return ok(state_.ref_high_water);
     case HV_X64_MSR_REFERENCE_TSC: return ok(state_.reference_tsc);
     case HV_X64_MSR_TSC_FREQUENCY: return ok(tsc_hz_);
     case HV_X64_MSR_APIC_FREQUENCY: return ok(params_.apic_hz);

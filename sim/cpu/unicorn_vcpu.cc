@@ -147,10 +147,7 @@ void UnicornVcpu::idle_until(VirtualTime t) {
 
 void UnicornVcpu::request_stop() {
   stop_requested_ = true;
-  // From an exit handler the exact position is known: the run ends after this instruction, even
-  // if the emulator finishes the rest of the block before it stops.
-  if (exact_retired_) stop_retired_ = *exact_retired_ + 1;
-  uc_emu_stop(uc_);
+  if (running_) stop_after_current();
 }
 
 x86::PagingMode UnicornVcpu::paging() const {
@@ -217,12 +214,32 @@ void UnicornVcpu::set_page_backing(uint64_t gpa, std::optional<uint32_t> overlay
     mem_.show_overlay(alias_, gpa, *overlay);
   else
     mem_.show_ram(alias_, gpa);
+  stale_pages_.push_back(gpa);
+  // DEVNOTE: dropping translations while this engine runs (from an MSR exit) makes Unicorn re-run
+  // the block and then stop for no reason (found with hv_hypercall.elf): the new page is visible at
+  // once, but its stale translations are dropped after the engine stops behind this instruction.
+  if (running_) {
+    stop_after_current();
+    return;
+  }
+  drop_stale_translations();
+}
+
+void UnicornVcpu::drop_stale_translations() {
   // DEVNOTE: Unicorn drops translations by virtual address; this assumes the page is mapped at
   // the same address (true for the boot identity map). Overlays are rarely code: only the
   // hypercall page, whose content never changes while it is shown.
-  uc_ctl_remove_cache(uc_, gpa, gpa + 0x1000);
+  for (uint64_t gpa : stale_pages_) uc_ctl_remove_cache(uc_, gpa, gpa + 0x1000);
+  stale_pages_.clear();
   cache_.invalidate_all();
   cur_block_ = nullptr;
+}
+
+void UnicornVcpu::stop_after_current() {
+  // From an exit handler the exact position is known: the run ends after this instruction, even
+  // if the emulator finishes the rest of the block before it stops.
+  if (exact_retired_) stop_retired_ = *exact_retired_ + 1;
+  uc_emu_stop(uc_);
 }
 
 void UnicornVcpu::map_mmio(uint64_t base, uint64_t size, MmioHandler& handler) {
@@ -254,12 +271,27 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
   // on 2.1.1; tests/contract), which would turn the guest's next fault into #DF. No exception is
   // in flight at an instruction boundary, so clear it before running.
   blob_->load();
-  blob_->clear_pending_exception();
-  blob_->store();
+  if (blob_->pending_exception() != -1) {
+    blob_->clear_pending_exception();
+    blob_->store();
+  }
   while (true) {
     if (quantum_retired_ >= budget_) return StopReason::kBudget;
     uint64_t rip = reg(Reg::kRip);
+    running_ = true;
     uc_err err = uc_emu_start(uc_, rip, kNoUntil, 0, 0);
+    running_ = false;
+    if (stop_retired_) {
+      quantum_retired_ -= retired_ - *stop_retired_;
+      retired_ = *stop_retired_;
+      stop_retired_.reset();
+    }
+    bool resume = !stale_pages_.empty();
+    if (resume) drop_stale_translations();
+    if (new_sites_) {
+      hook_sites(*new_sites_);
+      new_sites_ = nullptr;
+    }
     if (err != UC_ERR_OK) {
       uint64_t at = reg(Reg::kRip);
       if (unmapped_addr_) {
@@ -276,6 +308,12 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
         unmapped_addr_.reset();
         crash(buf, at);
         return StopReason::kCrash;
+      }
+      if (err == UC_ERR_INSN_INVALID && pending_hypercall_ == at) {
+        pending_hypercall_.reset();
+        if (!run_hypercall(at)) return StopReason::kCrash;
+        if (stop_requested_) return StopReason::kStopRequested;
+        continue;
       }
       if (err == UC_ERR_INSN_INVALID) {
         pending_exc_ = PendingException{x86::kUD, at, false, 0, false};
@@ -298,15 +336,11 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
       continue;
     }
     if (restart_ || stop_budget_) resume_at_block(*stop_block_);
-    if (stop_requested_) {
-      if (stop_retired_) {
-        quantum_retired_ -= retired_ - *stop_retired_;
-        retired_ = *stop_retired_;
-        stop_retired_.reset();
-      }
-      return StopReason::kStopRequested;
+    if (stop_requested_) return StopReason::kStopRequested;
+    if (restart_ || resume) {
+      restart_ = false;
+      continue;
     }
-    if (restart_) { restart_ = false; continue; }
     if (stop_budget_) return StopReason::kBudget;
     uint64_t at = reg(Reg::kRip);
     uint8_t prev = 0;
@@ -346,15 +380,21 @@ void UnicornVcpu::on_new_block(uint64_t addr, uint32_t size) {
   if (!a.ok) std::memset(bytes.data(), 0x90, size);  // unreadable: Unicorn will fault on it anyway
   const BlockInfo& b = cache_.insert(addr, size, bytes.data());
   if (b.sites.empty()) return;
-  // Hooks exist only at translation time: hook each site, drop the translation, rerun the block.
+  // Hooks exist only at translation time: hook each site and drop the block's translation, then
+  // rerun it. DEVNOTE: both are done after the engine stops (hook_sites); changing hooks or
+  // translations from inside a running engine makes Unicorn 2.1.1 stop later for no reason.
+  new_sites_ = &b;
+  restart_ = true;
+  stop_block_ = addr;
+  uc_emu_stop(uc_);
+}
+
+void UnicornVcpu::hook_sites(const BlockInfo& b) {
   for (const TrapSite& s : b.sites) {
     uc_hook h;
     uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&hook_site), this, s.addr, s.addr);
   }
-  uc_ctl_remove_cache(uc_, addr, addr + size);
-  restart_ = true;
-  stop_block_ = addr;
-  uc_emu_stop(uc_);
+  uc_ctl_remove_cache(uc_, b.addr, b.addr + b.size);
 }
 
 void UnicornVcpu::resume_at_block(uint64_t linear) {
@@ -437,12 +477,6 @@ void UnicornVcpu::handle_site(const TrapSite& site) {
 void UnicornVcpu::hook_intr(uc_struct*, uint32_t intno, void* self) {
   auto* v = static_cast<UnicornVcpu*>(self);
   uint64_t rip = v->reg(Reg::kRip);
-  if (v->vmcall_quirk_ && intno == x86::kUD) {
-    // Unicorn 2.1.1 raises #UD after the invalid-instruction hook handled a VMCALL: ignore it.
-    v->vmcall_quirk_ = false;
-    return;
-  }
-  v->vmcall_quirk_ = false;
   if (v->pending_exc_) return;  // already stopping for an exception raised by a site hook
   // The error code and the software-interrupt flag must be read here: once the engine stops,
   // QEMU overwrites them (measured on 2.1.1; tests/contract).
@@ -457,15 +491,11 @@ bool UnicornVcpu::hook_invalid(uc_struct* uc, void* self) {
   uint64_t rip = v->reg(Reg::kRip);
   uint8_t op[3] = {};
   uc_mem_read(uc, rip, op, sizeof op);  // FUTURE: translate rip when the guest does not identity-map code
-  bool vmcall = op[0] == 0x0f && op[1] == 0x01 && (op[2] == 0xc1 || op[2] == 0xd9);
-  if (!vmcall) return false;
-  v->exact_retired_ = v->retired_before(rip);
-  HypercallResult r = v->exits_.on_hypercall(*v);
-  v->exact_retired_.reset();
-  if (r == HypercallResult::kUndefined) return false;
-  v->set_reg(Reg::kRip, r == HypercallResult::kDone ? rip + 3 : rip);
-  v->vmcall_quirk_ = true;
-  return true;
+  // DEVNOTE: a hypercall is serviced after the engine stops (run()), not here: when this hook
+  // handles the instruction itself, Unicorn 2.1.1 raises a stray #UD afterwards and later stops
+  // the engine for no reason (found with hv_hypercall.elf). Declining stops the engine precisely.
+  if (op[0] == 0x0f && op[1] == 0x01 && (op[2] == 0xc1 || op[2] == 0xd9)) v->pending_hypercall_ = rip;
+  return false;
 }
 
 uint32_t UnicornVcpu::hook_in(uc_struct*, uint32_t port, int size, void* self) {
@@ -610,11 +640,16 @@ bool UnicornVcpu::raise(x86::Event ev, uint64_t rip, uint64_t cr2, bool set_cr2)
 
 bool UnicornVcpu::apply_delivery(const x86::DeliveryResult& d) {
   blob_->load();
-  blob_->clear_pending_exception();
   x86::SegmentCache cur = blob_->segment(SegReg::kCS);
-  if (cur.selector != d.cs.selector || cur.flags != d.cs.flags || d.stack_switched) blob_->load_segment(SegReg::kCS, d.cs);
-  if (d.stack_switched) blob_->load_segment(SegReg::kSS, d.ss);
-  blob_->store();
+  bool reload_cs = cur.selector != d.cs.selector || cur.flags != d.cs.flags || d.stack_switched;
+  // uc_context_restore only when something in QEMU's state must change (it is not free of side
+  // effects on Unicorn's own state: see the DEVNOTE in run()).
+  if (reload_cs || blob_->pending_exception() != -1) {
+    blob_->clear_pending_exception();
+    if (reload_cs) blob_->load_segment(SegReg::kCS, d.cs);
+    if (d.stack_switched) blob_->load_segment(SegReg::kSS, d.ss);
+    blob_->store();
+  }
   set_reg(Reg::kRsp, d.rsp);
   set_reg(Reg::kRflags, d.rflags);
   set_reg(Reg::kRip, d.rip);
@@ -629,6 +664,35 @@ bool UnicornVcpu::can_take_interrupt() {
 
 bool UnicornVcpu::deliver_external(uint8_t vector) {
   return raise(x86::Event{vector, x86::EventKind::kExternal, false, 0}, reg(Reg::kRip), 0, false);
+}
+
+// VMCALL/VMMCALL at `rip`, with the engine stopped: the instruction has not retired yet.
+bool UnicornVcpu::run_hypercall(uint64_t rip) {
+  if (cur_block_) {
+    uint32_t n = cur_block_->not_reached(rip);
+    retired_ -= n;
+    quantum_retired_ -= n;
+    cur_block_ = nullptr;
+  }
+  blob_->load();
+  blob_->clear_pending_exception();
+  blob_->store();
+  exact_retired_ = retired_;
+  HypercallResult r = exits_.on_hypercall(*this);
+  exact_retired_.reset();
+  switch (r) {
+    case HypercallResult::kDone:
+      ++retired_;
+      ++quantum_retired_;
+      set_reg(Reg::kRip, rip + 3);
+      return true;
+    case HypercallResult::kRetry:
+      set_reg(Reg::kRip, rip);
+      return true;
+    case HypercallResult::kUndefined:
+      break;
+  }
+  return raise(x86::Event{x86::kUD, x86::EventKind::kFault, false, 0}, rip, 0, false);
 }
 
 void UnicornVcpu::emulate_syscall() {

@@ -123,7 +123,10 @@ class UnicornVcpu final : public VcpuContext {
   static bool hook_unmapped(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
 
   void on_new_block(uint64_t addr, uint32_t size);
+  void hook_sites(const BlockInfo& b);
   void resume_at_block(uint64_t linear);
+  void stop_after_current();
+  void drop_stale_translations();
   void handle_site(const TrapSite& site);
   // Retired instructions at the instruction at `rip` (not counting it), correcting the block count.
   uint64_t retired_before(uint64_t rip) const;
@@ -136,6 +139,7 @@ class UnicornVcpu final : public VcpuContext {
   bool apply_delivery(const x86::DeliveryResult& d);
   x86::InterruptedState interrupted_state(uint64_t rip);
   void emulate_syscall();
+  bool run_hypercall(uint64_t rip);
   void crash(const std::string& summary, uint64_t rip);
   x86::PagingMode paging() const;
 
@@ -165,15 +169,18 @@ class UnicornVcpu final : public VcpuContext {
   // Exact position while a hook runs (a site or an I/O exit in mid-block).
   std::optional<uint64_t> exact_retired_;
   std::optional<uint64_t> stop_retired_;  // retired count at a stop an exit handler requested
+  bool running_ = false;                  // inside uc_emu_start
+  std::vector<uint64_t> stale_pages_;     // pages whose translations must be dropped
 
   // Why the engine stopped.
   bool stop_budget_ = false;
   bool stop_requested_ = false;
   bool restart_ = false;  // new trap sites hooked: rerun the block
   std::optional<uint64_t> stop_block_;  // linear address of the block a hook stopped before
+  const BlockInfo* new_sites_ = nullptr;  // a block whose trap sites must be hooked
   bool pending_syscall_ = false;
-  bool vmcall_quirk_ = false;
-  bool trace_blocks_ = false;  // 2.1.1 reports #UD after a handled VMCALL
+  std::optional<uint64_t> pending_hypercall_;  // VMCALL/VMMCALL the engine stopped at
+  bool trace_blocks_ = false;
   std::optional<PendingException> pending_exc_;
   std::optional<uint64_t> unmapped_addr_;
   int unmapped_type_ = 0;

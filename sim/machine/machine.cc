@@ -1,5 +1,6 @@
 #include "sim/machine/machine.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 
@@ -117,6 +118,13 @@ uint64_t Machine::guest_tsc(int vp, VirtualTime now) const {
   return ticks + vcpus_[static_cast<size_t>(vp)].tsc_offset;
 }
 
+uint64_t Machine::observed_tsc(int vp, VirtualTime now) {
+  uint64_t offset = vcpus_[static_cast<size_t>(vp)].tsc_offset;
+  uint64_t raw = guest_tsc(vp, now) - offset;
+  tsc_high_water_ = std::max(tsc_high_water_, raw);
+  return tsc_high_water_ + offset;
+}
+
 MsrRead Machine::on_rdmsr(VcpuContext& v, uint32_t msr) {
   MsrRead r{true, 0};
   bool claimed = false;
@@ -124,7 +132,7 @@ MsrRead Machine::on_rdmsr(VcpuContext& v, uint32_t msr) {
     if (auto got = h->msr_read(v, msr)) { r = *got; claimed = true; break; }
   }
   if (!claimed) {
-    if (msr == x86::kMsrTsc) r = MsrRead{false, guest_tsc(v.vp(), v.now())};
+    if (msr == x86::kMsrTsc) r = MsrRead{false, observed_tsc(v.vp(), v.now())};
     else if (msr == x86::kMsrEfer || native_msr(msr)) r = MsrRead{false, v.native_msr_read(msr)};
   }
   if (r.gp) {
@@ -212,7 +220,7 @@ void Machine::on_io_out(VcpuContext& v, uint16_t port, unsigned size, uint32_t v
 }
 
 uint64_t Machine::on_rdtsc(VcpuContext& v) {
-  uint64_t tsc = guest_tsc(v.vp(), v.now());
+  uint64_t tsc = observed_tsc(v.vp(), v.now());
   tracer_.emit(TracePoint::kRdtsc, v.now(), v.vp(), {TraceField::u64("tsc", tsc)});
   return tsc;
 }

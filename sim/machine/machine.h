@@ -139,6 +139,9 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   uint32_t hv_vcpu_count() const override { return vcpu_count(); }
 
   uint64_t guest_tsc(int vp, VirtualTime now) const;
+  // The TSC a guest instruction reads: guest_tsc, but never below what any VP read before
+  // (vCPUs run a quantum apart; a VP behind in time must not see the clock go backwards).
+  uint64_t observed_tsc(int vp, VirtualTime now);
   void build_hypervisor();
   void poll_models();
   void console_byte(VcpuContext& v, uint8_t byte);
@@ -164,6 +167,7 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   VirtualTime tsc_base_time_;
   uint64_t tsc_base_ticks_ = 0;
   uint64_t tsc_hz_;
+  uint64_t tsc_high_water_ = 0;  // highest offset-free TSC value any VP has read
   struct PortRange { uint16_t first, count; PortDevice* dev; };
   std::vector<PortRange> ports_;
   std::vector<MsrHandler*> msr_handlers_;

@@ -1,0 +1,189 @@
+/* hv_overlay.elf - overlay pages hide RAM and give it back unchanged (PROTOCOL 2.3, 2.4, 4.1).
+ *
+ * A RAM page is filled with a pattern; the hypercall page, the reference TSC page, SIMP and SIEFP
+ * are enabled over it (reads show the hypervisor's content), then disabled or moved (the pattern
+ * is back, byte for byte). Partition-wide overlays (hypercall, reference TSC) are seen by VP 1
+ * too; a per-VP overlay (VP 1's SIMP) is seen only by VP 1. Run:
+ *   hvsim run --guest hv_overlay.elf --hv hv-passthrough --vcpus 2
+ */
+#include "hv_test.h"
+
+static uint64_t pattern(uint64_t gpa, unsigned i)
+{
+    return (gpa + 8 * i) * 0x9E3779B97F4A7C15ull ^ 0xC0FFEE00DEADBEEFull;
+}
+
+static void fill(volatile uint64_t *p)
+{
+    for (unsigned i = 0; i < 512; i++)
+        p[i] = pattern((uint64_t)(uintptr_t)p, i);
+}
+
+/* Number of qwords that differ from the pattern. */
+static unsigned mismatches(volatile uint64_t *p)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < 512; i++)
+        n += p[i] != pattern((uint64_t)(uintptr_t)p, i);
+    return n;
+}
+
+static unsigned nonzero(volatile uint64_t *p)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < 512; i++)
+        n += p[i] != 0;
+    return n;
+}
+
+static int has_stub(volatile uint8_t *p)
+{
+    return p[0] == 0x0F && p[1] == 0x01 && (p[2] == 0xC1 || p[2] == 0xD9) && p[3] == 0xC3;
+}
+
+static uint64_t gpa_of(volatile void *p) { return (uint64_t)(uintptr_t)p; }
+
+static volatile uint64_t *pg_a, *pg_b;
+
+/* VP 1 observations */
+static volatile int r_stub;
+static volatile uint32_t r_seq;
+static volatile unsigned r_mism, r_zero;
+static volatile uint32_t r_fault;
+
+static void remote_look(void *arg)
+{
+    volatile uint64_t *p = arg;
+    r_stub = has_stub((volatile uint8_t *)p);
+    r_seq = ((volatile struct hv_ref_tsc_page *)p)->sequence;
+    r_mism = mismatches(p);
+}
+
+static void t_hypercall_overlay(void *arg)
+{
+    (void)arg;
+    uint64_t v;
+    fill(pg_a);
+    fill(pg_b);
+    hvt_wrmsr_safe(HV_MSR_GUEST_OS_ID, HVT_GUEST_OS_ID);
+    uint32_t f = hvt_wrmsr_safe(HV_MSR_HYPERCALL, gpa_of(pg_a) | HV_HYPERCALL_ENABLE);
+    CHECK(f == 0 && has_stub((volatile uint8_t *)pg_a), "hypercall page over a RAM pattern shows the stub (fault 0x%x)",
+          f);
+    if (hvsim_boot->vcpu_count >= 2) {
+        int ok = hvt_on_vp(1, remote_look, (void *)pg_a, 20000);
+        CHECK(ok && r_stub, "VP 1 sees the partition-wide hypercall page too");
+    }
+    /* Move it: A gets its RAM back, B shows the stub. */
+    f = hvt_wrmsr_safe(HV_MSR_HYPERCALL, gpa_of(pg_b) | HV_HYPERCALL_ENABLE);
+    unsigned m = mismatches(pg_a);
+    CHECK(f == 0 && m == 0, "moving the hypercall page restores the old page's pattern (%u qwords differ)", m);
+    CHECK(has_stub((volatile uint8_t *)pg_b), "moved hypercall page shows the stub at the new GPA");
+    /* Disable: B gets its RAM back. */
+    f = hvt_wrmsr_safe(HV_MSR_HYPERCALL, gpa_of(pg_b));
+    hvt_rdmsr_safe(HV_MSR_HYPERCALL, &v);
+    m = mismatches(pg_b);
+    CHECK(f == 0 && !(v & HV_HYPERCALL_ENABLE) && m == 0,
+          "disabling the hypercall page restores the pattern (%u qwords differ, MSR 0x%lx)", m, v);
+    /* Enable again at A, then disable by GUEST_OS_ID = 0 (2.1). */
+    hvt_wrmsr_safe(HV_MSR_HYPERCALL, gpa_of(pg_a) | HV_HYPERCALL_ENABLE);
+    hvt_wrmsr_safe(HV_MSR_GUEST_OS_ID, 0);
+    m = mismatches(pg_a);
+    CHECK(m == 0, "GUEST_OS_ID = 0 removes the hypercall overlay (%u qwords differ)", m);
+    hvt_wrmsr_safe(HV_MSR_HYPERCALL, 0);
+}
+
+static void t_ref_tsc_overlay(void *arg)
+{
+    (void)arg;
+    fill(pg_a);
+    fill(pg_b);
+    uint32_t f = hvt_wrmsr_safe(HV_MSR_REFERENCE_TSC, gpa_of(pg_a) | HV_PAGE_ENABLE);
+    volatile struct hv_ref_tsc_page *t = (volatile void *)pg_a;
+    unsigned m = mismatches(pg_a);
+    CHECK(f == 0 && t->sequence != 0 && t->scale != 0,
+          "reference TSC page over a RAM pattern shows the hypervisor's page (seq %u scale 0x%lx, fault 0x%x)",
+          t->sequence, t->scale, f);
+    CHECK(m >= 500, "reference TSC overlay hides the RAM pattern (only %u of 512 qwords differ)", m);
+    if (hvsim_boot->vcpu_count >= 2) {
+        int ok = hvt_on_vp(1, remote_look, (void *)pg_a, 20000);
+        CHECK(ok && r_seq == t->sequence, "VP 1 sees the same reference TSC page (seq %u vs %u)", r_seq, t->sequence);
+    }
+    f = hvt_wrmsr_safe(HV_MSR_REFERENCE_TSC, gpa_of(pg_b) | HV_PAGE_ENABLE);
+    m = mismatches(pg_a);
+    CHECK(f == 0 && m == 0, "moving the reference TSC page restores the old page (%u qwords differ)", m);
+    hvt_wrmsr_safe(HV_MSR_REFERENCE_TSC, 0);
+    m = mismatches(pg_b);
+    CHECK(m == 0, "disabling the reference TSC page restores the pattern (%u qwords differ)", m);
+}
+
+static void t_synic_overlay(void *arg)
+{
+    (void)arg;
+    fill(pg_a);
+    fill(pg_b);
+    hvt_wrmsr_safe(HV_MSR_SCONTROL, HV_SCONTROL_ENABLE);
+    uint32_t f = hvt_wrmsr_safe(HV_MSR_SIMP, gpa_of(pg_a) | HV_PAGE_ENABLE);
+    uint32_t g = hvt_wrmsr_safe(HV_MSR_SIEFP, gpa_of(pg_b) | HV_PAGE_ENABLE);
+    unsigned za = nonzero(pg_a), zb = nonzero(pg_b);
+    CHECK(f == 0 && za == 0, "SIMP overlay shows an empty (all-zero) message page (%u non-zero qwords, fault 0x%x)", za,
+          f);
+    CHECK(g == 0 && zb == 0, "SIEFP overlay shows an empty (all-zero) event-flag page (%u non-zero qwords, fault 0x%x)",
+          zb, g);
+    /* The guest writes to its message page (it clears message_type); that must not reach RAM. */
+    ((struct hv_message *)pg_a)[3].type = HVMSG_NONE;
+    ((volatile uint8_t *)pg_b)[7 * 256 + 5] = 0; /* clearing an event flag byte */
+    hvt_wrmsr_safe(HV_MSR_SIMP, gpa_of(pg_a));
+    hvt_wrmsr_safe(HV_MSR_SIEFP, gpa_of(pg_b));
+    unsigned ma = mismatches(pg_a), mb = mismatches(pg_b);
+    CHECK(ma == 0, "disabling SIMP restores the RAM pattern unchanged (%u qwords differ)", ma);
+    CHECK(mb == 0, "disabling SIEFP restores the RAM pattern unchanged (%u qwords differ)", mb);
+}
+
+static void remote_simp_on(void *arg)
+{
+    volatile uint64_t *p = arg;
+    hvt_wrmsr_safe(HV_MSR_SCONTROL, HV_SCONTROL_ENABLE);
+    r_fault = hvt_wrmsr_safe(HV_MSR_SIMP, gpa_of(p) | HV_PAGE_ENABLE);
+    r_zero = nonzero(p);
+    r_mism = mismatches(p);
+}
+
+static void remote_simp_off(void *arg)
+{
+    volatile uint64_t *p = arg;
+    r_fault = hvt_wrmsr_safe(HV_MSR_SIMP, 0);
+    r_mism = mismatches(p);
+}
+
+static void t_per_vp_overlay(void *arg)
+{
+    (void)arg;
+    if (hvsim_boot->vcpu_count < 2) {
+        NOTE("single vCPU: per-VP overlay checks skipped (run with --vcpus 2)");
+        return;
+    }
+    hvt_wrmsr_safe(HV_MSR_SIMP, 0);
+    fill(pg_a);
+    int ok = hvt_on_vp(1, remote_simp_on, (void *)pg_a, 20000);
+    CHECK(ok && r_fault == 0 && r_zero == 0, "VP 1 enables its SIMP over the page and sees the message page (%u non-zero)",
+          r_zero);
+    unsigned m = mismatches(pg_a);
+    CHECK(m == 0, "VP 0 still sees the RAM pattern under VP 1's SIMP (%u qwords differ)", m);
+    ok = hvt_on_vp(1, remote_simp_off, (void *)pg_a, 20000);
+    CHECK(ok && r_mism == 0, "VP 1 sees the RAM pattern again after disabling its SIMP (%u differ)", r_mism);
+}
+
+int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
+{
+    (void)bi;
+    hvt_init("hv_overlay", vp);
+    if (vp != 0)
+        hvt_ap_main();
+    pg_a = hvt_alloc_page();
+    pg_b = hvt_alloc_page();
+    hvt_run("hypercall page overlay", t_hypercall_overlay, 0);
+    hvt_run("reference TSC overlay", t_ref_tsc_overlay, 0);
+    hvt_run("SIMP/SIEFP overlay", t_synic_overlay, 0);
+    hvt_run("per-VP overlay", t_per_vp_overlay, 0);
+    return hvt_finish();
+}

@@ -267,16 +267,17 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
   quantum_retired_ = 0;
   trace_blocks_ = tracer_.wants_json(TracePoint::kBlock);
   stop_budget_ = stop_requested_ = restart_ = false;
-  // DEVNOTE: a uc_emu_stop from the block hook leaves QEMU's in-flight exception at #GP (measured
-  // on 2.1.1; tests/contract), which would turn the guest's next fault into #DF. No exception is
-  // in flight at an instruction boundary, so clear it before running.
-  blob_->load();
-  if (blob_->pending_exception() != -1) {
-    blob_->clear_pending_exception();
-    blob_->store();
-  }
   while (true) {
     if (quantum_retired_ >= budget_) return StopReason::kBudget;
+    // DEVNOTE: a uc_emu_stop leaves QEMU's in-flight exception set (#GP or #DF, measured on 2.1.1;
+    // tests/contract), which turns the guest's next fault into #DF, or a #UD into a triple-fault
+    // reset that Unicorn reports as a normal stop. No exception is in flight at an instruction
+    // boundary, so clear it before every start.
+    blob_->load();
+    if (blob_->pending_exception() != -1) {
+      blob_->clear_pending_exception();
+      blob_->store();
+    }
     uint64_t rip = reg(Reg::kRip);
     running_ = true;
     uc_err err = uc_emu_start(uc_, rip, kNoUntil, 0, 0);
@@ -379,7 +380,9 @@ void UnicornVcpu::on_new_block(uint64_t addr, uint32_t size) {
   x86::LinearAccess a = x86::read_linear(*phys_, paging(), addr, bytes.data(), size, false);
   if (!a.ok) std::memset(bytes.data(), 0x90, size);  // unreadable: Unicorn will fault on it anyway
   const BlockInfo& b = cache_.insert(addr, size, bytes.data());
-  if (b.sites.empty()) return;
+  bool unhooked = false;
+  for (const TrapSite& s : b.sites) unhooked = unhooked || !hooked_sites_.count(s.addr);
+  if (!unhooked) return;
   // Hooks exist only at translation time: hook each site and drop the block's translation, then
   // rerun it. DEVNOTE: both are done after the engine stops (hook_sites); changing hooks or
   // translations from inside a running engine makes Unicorn 2.1.1 stop later for no reason.
@@ -390,11 +393,15 @@ void UnicornVcpu::on_new_block(uint64_t addr, uint32_t size) {
 }
 
 void UnicornVcpu::hook_sites(const BlockInfo& b) {
+  bool added = false;
   for (const TrapSite& s : b.sites) {
+    // One hook per address for the engine's lifetime: a second would run the exit twice.
+    if (!hooked_sites_.insert(s.addr).second) continue;
     uc_hook h;
     uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&hook_site), this, s.addr, s.addr);
+    added = true;
   }
-  uc_ctl_remove_cache(uc_, b.addr, b.addr + b.size);
+  if (added) uc_ctl_remove_cache(uc_, b.addr, b.addr + b.size);
 }
 
 void UnicornVcpu::resume_at_block(uint64_t linear) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -178,6 +179,7 @@ class UnicornVcpu final : public VcpuContext {
   bool restart_ = false;  // new trap sites hooked: rerun the block
   std::optional<uint64_t> stop_block_;  // linear address of the block a hook stopped before
   const BlockInfo* new_sites_ = nullptr;  // a block whose trap sites must be hooked
+  std::set<uint64_t> hooked_sites_;        // addresses with a site hook in this engine
   bool pending_syscall_ = false;
   std::optional<uint64_t> pending_hypercall_;  // VMCALL/VMMCALL the engine stopped at
   bool trace_blocks_ = false;

@@ -121,6 +121,22 @@ TEST_F(Engine, RdmsrCannotBeHookedButASiteCodeHookWritingRipReplacesIt) {
   EXPECT_EQ(get(UC_X86_REG_RIP), kCode + 11);
 }
 
+TEST_F(Engine, StopFromAHookThatAlsoWritesRipStopsThere) {
+  // nop; (site) nop; nop; nop; jmp next; next: hlt
+  code(kCode, {0x90, 0x90, 0x90, 0x90, 0xeb, 0x00, 0xf4});
+  uc_hook h;
+  auto site = +[](uc_engine* uc, uint64_t addr, uint32_t, void*) {
+    uint64_t next = addr + 1;
+    uc_emu_stop(uc);
+    uc_reg_write(uc, UC_X86_REG_RIP, &next);
+  };
+  uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(site), nullptr, kCode + 1, kCode + 1);
+  ASSERT_EQ(run(kCode), UC_ERR_OK);
+  // A site hook that emulates its instruction and must end the run (UnicornVcpu::
+  // stop_after_current) stops right after it, at the RIP it wrote.
+  EXPECT_EQ(get(UC_X86_REG_RIP), kCode + 2);
+}
+
 TEST_F(Engine, DecliningVmcallInTheInvalidInsnHookStopsPreciselyAtIt) {
   // hvsim services hypercalls with the engine stopped (UnicornVcpu::run_hypercall).
   code(kCode, {0x90, 0x0f, 0x01, 0xc1, 0xf4});

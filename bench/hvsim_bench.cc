@@ -6,6 +6,11 @@
 //      Reports hvsim speed / bare speed (goal >= 0.5).
 //  P2  cost of one trapped exit: bench_exit does 1M RDMSR(IA32_TSC) and 1M OUT to an unclaimed
 //      port; (its hvsim time - the same loops' bare time) / 2M = ns per exit (goal <= 100 ns).
+//  H1  hypervisor exits, 1M each: RDMSR of a synthetic MSR (bench_hv_msr), memory-form
+//      HvCallPostMessage (bench_hv_post) and fast HvCallSignalEvent (bench_hv_signal) through the
+//      hypercall page: ns per operation, the whole guest loop included.
+//  H2  a timer-driven idle guest (bench_idle: 1 kHz synthetic timer, HLT between ticks, 10 virtual
+//      seconds): virtual seconds per wall second (goal >= 1000).
 //
 // usage: hvsim_bench GUEST_DIR [repetitions]
 #include <unicorn/unicorn.h>
@@ -61,9 +66,10 @@ double run_bare(const std::string& elf) {
 
 struct HvsimRun { double seconds; uint64_t insns; };
 
-HvsimRun run_hvsim(const std::string& elf) {
+HvsimRun run_hvsim(const std::string& elf, unsigned vcpus = 1) {
   hvsim::MachineParams p;
   p.guest = elf;
+  p.vcpus = vcpus;
   p.echo_console = false;
   p.max_time = hvsim::VirtualTime::max();
   hvsim::Machine m(p);
@@ -104,5 +110,11 @@ int main(int argc, char** argv) {
   double sim = best_of(reps, [&] { return run_hvsim(elf).seconds; });
   std::printf("P2: bench_exit bare %.3f s, hvsim %.3f s: %.1f ns per trapped exit (RDMSR IA32_TSC / OUT)\n", bare, sim,
               (sim - bare) / 2e6 * 1e9);
+  for (const char* name : {"bench_hv_msr", "bench_hv_post", "bench_hv_signal"}) {
+    double t = best_of(reps, [&] { return run_hvsim(dir + "/" + name + ".elf").seconds; });
+    std::printf("H1: %-16s %.1f ns per operation\n", name, t / 1e6 * 1e9);
+  }
+  double idle = best_of(reps, [&] { return run_hvsim(dir + "/bench_idle.elf").seconds; });
+  std::printf("H2: bench_idle 10 virtual s in %.4f wall s: %.0f virtual s per wall s\n", idle, 10.0 / idle);
   return 0;
 }

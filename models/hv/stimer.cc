@@ -75,7 +75,7 @@ void SyntheticTimers::arm(unsigned n, VirtualTime now) {
 
 // Delivers one expiry; returns false if it must wait (slot busy, SynIC or SIM page unavailable).
 bool SyntheticTimers::signal(unsigned n, uint64_t ref, VirtualTime now) {
-  const Timer& t = state_.timer[n];
+  Timer& t = state_.timer[n];
   if (t.config & kHvStimerDirectMode) {
     irq_.request_interrupt(vp_, apic_vector_of(t.config));
     return true;
@@ -85,7 +85,9 @@ bool SyntheticTimers::signal(unsigned n, uint64_t ref, VirtualTime now) {
   msg.header.message_type = HVMSG_TIMER_EXPIRED;
   msg.header.payload_size = sizeof payload;
   std::memcpy(msg.payload, &payload, sizeof payload);
-  return synic_.try_post_message(sint_of(t.config), msg, now) == PostResult::kDelivered;
+  PostResult r = synic_.try_post_message(sint_of(t.config), msg, now);
+  t.busy = r == PostResult::kBusy;
+  return r == PostResult::kDelivered;
 }
 
 // After a delivered expiry: one-shot disables; periodic moves to the next grid point after ref.
@@ -109,7 +111,9 @@ std::optional<VirtualTime> SyntheticTimers::poll(VirtualTime now) {
   for (unsigned n = 0; n < kHvStimerCount; ++n) {
     Timer& t = state_.timer[n];
     if (t.pending) {
-      if (signal(n, ref, now)) complete(n, ref, now);
+      // A message-mode expiry waiting on a busy slot retries after the guest's next EOM.
+      bool may_retry = !t.busy || synic_.eom_count() != t.pending_eoms;
+      if (may_retry && signal(n, ref, now)) complete(n, ref, now);
     } else if (t.armed && ref >= t.due) {
       const bool delivered = signal(n, ref, now);
       tracer_.emit(TracePoint::kStimerExpire, now, static_cast<int>(vp_),
@@ -121,6 +125,7 @@ std::optional<VirtualTime> SyntheticTimers::poll(VirtualTime now) {
         complete(n, ref, now);
       } else {
         t.pending = true;
+        t.pending_eoms = synic_.eom_count();
       }
     }
     if (!t.armed || t.pending) continue;

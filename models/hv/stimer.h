@@ -61,6 +61,8 @@ class SyntheticTimers {
     bool armed = false;    // `due` is meaningful
     uint64_t due = 0;      // reference time of the next expiry
     bool pending = false;  // expired at `due`, not yet delivered
+    bool busy = false;          // the last attempt found the message slot busy
+    uint64_t pending_eoms = 0;  // SynIc::eom_count() when the slot was found busy
   };
   struct State {
     std::array<Timer, kHvStimerCount> timer{};

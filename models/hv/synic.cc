@@ -45,6 +45,7 @@ OverlayPage SynIc::set_simp(uint64_t value) {
 }
 
 void SynIc::set_eom(VirtualTime now) {
+  ++state_.eoms;
   size_t waiting = 0;
   for (const auto& q : state_.queue) waiting += q.size();
   trace(TracePoint::kSynicEom, now, {TraceField::u64("queued", waiting)});

@@ -64,6 +64,9 @@ class SynIc {
   // EOM: write-only trigger (any value); reads return 0. Retries every queued message.
   uint64_t eom() const { return 0; }
   void set_eom(VirtualTime now);
+  // How many times the guest has written EOM: a sender waiting on a busy slot (a timer) retries
+  // only after the guest has signalled, as TLFS §4.4 says the hypervisor learns of a free slot.
+  uint64_t eom_count() const { return state_.eoms; }
   // SINTn (reset 0x10000 = masked). #GP: n >= 16, or unmasked with a vector below 16 (TLFS: valid
   // vectors are 16-255; a masked write of vector 0 is allowed, as KVM does). Unmasking a SINT
   // requests its interrupt if work arrived while it was masked, then retries its queue.
@@ -116,6 +119,7 @@ class SynIc {
     std::array<uint64_t, kHvSintCount> sint = masked_sints();
     std::array<std::deque<HvMessage>, kHvSintCount> queue;
     uint16_t lost_irq = 0;  // SINTs whose interrupt was suppressed by the mask
+    uint64_t eoms = 0;      // EOM writes so far
   };
 
   bool accepting() const;

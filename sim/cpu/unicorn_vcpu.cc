@@ -88,6 +88,7 @@ uint64_t UnicornVcpu::reg(Reg r) const {
 }
 
 void UnicornVcpu::set_reg(Reg r, uint64_t v) {
+  blob_current_ = false;
   if (r == Reg::kEfer) {
     native_msr_write(x86::kMsrEfer, v);
     return;
@@ -101,18 +102,25 @@ void UnicornVcpu::read_xmm(unsigned n, uint64_t out[2]) const {
 }
 
 void UnicornVcpu::write_xmm(unsigned n, const uint64_t in[2]) {
+  blob_current_ = false;
   if (n < 16) uc_reg_write(uc_, UC_X86_REG_XMM0 + static_cast<int>(n), in);
 }
 
-unsigned UnicornVcpu::cpl() {
-  blob_->load();
-  return blob_->cpl();
+// The engine's state as CpuStateBlob sees it: one snapshot (a 5.5 KB copy) serves every reader
+// until the engine runs or the host writes a register. Hooks, which run while the engine runs,
+// load their own.
+CpuStateBlob& UnicornVcpu::snapshot() {
+  if (!blob_current_) {
+    blob_->load();
+    blob_current_ = !running_;  // inside a hook the engine is still running: never cache
+  }
+  return *blob_;
 }
 
+unsigned UnicornVcpu::cpl() { return snapshot().cpl(); }
+
 bool UnicornVcpu::in_64bit_mode() {
-  if (!(reg(Reg::kEfer) & x86::kEferLma)) return false;
-  blob_->load();
-  return blob_->segment(SegReg::kCS).flags & x86::kDescL;
+  return (snapshot().hflags() & (1u << 15)) != 0;  // QEMU HF_CS64: long mode and CS.L
 }
 
 uint64_t UnicornVcpu::native_msr_read(uint32_t msr) {
@@ -122,6 +130,7 @@ uint64_t UnicornVcpu::native_msr_read(uint32_t msr) {
 }
 
 void UnicornVcpu::native_msr_write(uint32_t msr, uint64_t value) {
+  blob_current_ = false;
   uc_x86_msr m{msr, value};
   uc_reg_write(uc_, UC_X86_REG_MSR, &m);
 }
@@ -157,6 +166,7 @@ x86::PagingMode UnicornVcpu::paging() const {
 // ---- boot --------------------------------------------------------------------------------
 
 void UnicornVcpu::set_long_mode_boot_state(const LongModeBootState& s) {
+  blob_current_ = false;
   uc_x86_mmr gdtr{0, s.gdt_base, s.gdt_limit, 0};
   uc_reg_write(uc_, UC_X86_REG_GDTR, &gdtr);
   uc_x86_mmr idtr{0, 0, 0, 0};
@@ -188,6 +198,7 @@ void UnicornVcpu::set_long_mode_boot_state(const LongModeBootState& s) {
 }
 
 void UnicornVcpu::start_real_mode(uint8_t vector) {
+  blob_current_ = false;
   native_msr_write(x86::kMsrEfer, 0);
   set_reg(Reg::kCr0, x86::kCr0Et | 0x60000000ull);  // CD NW ET: the INIT state
   set_reg(Reg::kCr4, 0);
@@ -272,14 +283,17 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
     // DEVNOTE: a uc_emu_stop leaves QEMU's in-flight exception set (#GP or #DF, measured on 2.1.1;
     // tests/contract), which turns the guest's next fault into #DF, or a #UD into a triple-fault
     // reset that Unicorn reports as a normal stop. No exception is in flight at an instruction
-    // boundary, so clear it before every start.
-    blob_->load();
-    if (blob_->pending_exception() != -1) {
-      blob_->clear_pending_exception();
-      blob_->store();
+    // boundary, so clear it before every start (even a declined VMCALL's #UD leaves it set).
+    {
+      CpuStateBlob& b = snapshot();
+      if (b.pending_exception() != -1) {
+        b.clear_pending_exception();
+        b.store();
+      }
     }
     uint64_t rip = reg(Reg::kRip);
     running_ = true;
+    blob_current_ = false;
     uc_err err = uc_emu_start(uc_, rip, kNoUntil, 0, 0);
     running_ = false;
     if (stop_retired_) {
@@ -560,8 +574,7 @@ x86::InterruptedState UnicornVcpu::interrupted_state(uint64_t rip) {
   uc_reg_read(uc_, UC_X86_REG_SS, &ss);
   s.cs = static_cast<uint16_t>(cs);
   s.ss = static_cast<uint16_t>(ss);
-  blob_->load();
-  s.cpl = blob_->cpl();
+  s.cpl = snapshot().cpl();
   uc_x86_mmr idtr{}, gdtr{}, tr{};
   uc_reg_read(uc_, UC_X86_REG_IDTR, &idtr);
   uc_reg_read(uc_, UC_X86_REG_GDTR, &gdtr);
@@ -646,16 +659,16 @@ bool UnicornVcpu::raise(x86::Event ev, uint64_t rip, uint64_t cr2, bool set_cr2)
 }
 
 bool UnicornVcpu::apply_delivery(const x86::DeliveryResult& d) {
-  blob_->load();
-  x86::SegmentCache cur = blob_->segment(SegReg::kCS);
+  CpuStateBlob& b = snapshot();
+  x86::SegmentCache cur = b.segment(SegReg::kCS);
   bool reload_cs = cur.selector != d.cs.selector || cur.flags != d.cs.flags || d.stack_switched;
   // uc_context_restore only when something in QEMU's state must change (it is not free of side
   // effects on Unicorn's own state: see the DEVNOTE in run()).
-  if (reload_cs || blob_->pending_exception() != -1) {
-    blob_->clear_pending_exception();
-    if (reload_cs) blob_->load_segment(SegReg::kCS, d.cs);
-    if (d.stack_switched) blob_->load_segment(SegReg::kSS, d.ss);
-    blob_->store();
+  if (reload_cs || b.pending_exception() != -1) {
+    b.clear_pending_exception();
+    if (reload_cs) b.load_segment(SegReg::kCS, d.cs);
+    if (d.stack_switched) b.load_segment(SegReg::kSS, d.ss);
+    b.store();
   }
   set_reg(Reg::kRsp, d.rsp);
   set_reg(Reg::kRflags, d.rflags);
@@ -665,8 +678,7 @@ bool UnicornVcpu::apply_delivery(const x86::DeliveryResult& d) {
 
 bool UnicornVcpu::can_take_interrupt() {
   if (!(reg(Reg::kRflags) & x86::kRflagsIf)) return false;
-  blob_->load();
-  return !blob_->interrupt_shadow();
+  return !snapshot().interrupt_shadow();
 }
 
 bool UnicornVcpu::deliver_external(uint8_t vector) {
@@ -681,9 +693,6 @@ bool UnicornVcpu::run_hypercall(uint64_t rip) {
     quantum_retired_ -= n;
     cur_block_ = nullptr;
   }
-  blob_->load();
-  blob_->clear_pending_exception();
-  blob_->store();
   exact_retired_ = retired_;
   HypercallResult r = exits_.on_hypercall(*this);
   exact_retired_.reset();

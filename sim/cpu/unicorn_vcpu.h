@@ -143,6 +143,7 @@ class UnicornVcpu final : public VcpuContext {
   bool run_hypercall(uint64_t rip);
   void crash(const std::string& summary, uint64_t rip);
   x86::PagingMode paging() const;
+  CpuStateBlob& snapshot();
 
   VcpuParams params_;
   ClockRate tsc_;
@@ -171,6 +172,7 @@ class UnicornVcpu final : public VcpuContext {
   std::optional<uint64_t> exact_retired_;
   std::optional<uint64_t> stop_retired_;  // retired count at a stop an exit handler requested
   bool running_ = false;                  // inside uc_emu_start
+  bool blob_current_ = false;             // blob_ equals the engine's state (see snapshot())
   std::vector<uint64_t> stale_pages_;     // pages whose translations must be dropped
 
   // Why the engine stopped.

@@ -143,7 +143,7 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   // (vCPUs run a quantum apart; a VP behind in time must not see the clock go backwards).
   uint64_t observed_tsc(int vp, VirtualTime now);
   void build_hypervisor();
-  void poll_models();
+  void poll_models(VirtualTime at);
   void console_byte(VcpuContext& v, uint8_t byte);
   void flush_console_line(VirtualTime t, int vp);
   void set_verdict(Verdict v);

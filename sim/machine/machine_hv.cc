@@ -84,19 +84,19 @@ void Machine::change_tsc_frequency(uint64_t new_hz) {
   hv_->partition().change_tsc_frequency(new_hz, base, now_);
 }
 
-// Polls the timer models and keeps one wake-up event at their earliest deadline.
-void Machine::poll_models() {
-  std::optional<VirtualTime> next = hv_->enabled() ? hv_->poll(now_) : std::nullopt;
+// Polls the timer models at `at` and keeps one wake-up event at their earliest deadline.
+void Machine::poll_models(VirtualTime at) {
+  std::optional<VirtualTime> next = hv_->enabled() ? hv_->poll(at) : std::nullopt;
   for (Slot& s : vcpus_) {
-    std::optional<VirtualTime> t = s.apic->poll(now_);
+    std::optional<VirtualTime> t = s.apic->poll(at);
     if (t && (!next || *t < *next)) next = t;
   }
-  // A deadline at or before now was just handled by the poll; the next round polls again.
-  if (!next || *next <= now_ || (model_wake_ && *model_wake_ <= *next)) return;
-  VirtualTime at = *next;
-  model_wake_ = at;
-  events_.schedule(at, EventPriority::kHost, [this, at] {
-    if (model_wake_ == at) model_wake_.reset();
+  // A deadline at or before `at` was just handled by the poll; the next round polls again.
+  if (!next || *next <= at || (model_wake_ && *model_wake_ <= *next)) return;
+  VirtualTime wake = *next;
+  model_wake_ = wake;
+  events_.schedule(wake, EventPriority::kHost, [this, wake] {
+    if (model_wake_ == wake) model_wake_.reset();
   });
 }
 

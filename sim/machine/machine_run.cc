@@ -78,11 +78,12 @@ Verdict Machine::run() {
                 TraceField::hex("image_hash", image_hash_), TraceField::boolean("aps_parked", params_.aps_parked)});
   while (verdict_.kind == Verdict::Kind::kNone) {
     events_.run_until(now_);
-    poll_models();
+    poll_models(now_);
     if (verdict_.kind != Verdict::Kind::kNone) break;
     VirtualTime boundary = next_boundary();
     run_round(boundary);
     if (verdict_.kind != Verdict::Kind::kNone) break;
+    poll_models(boundary);  // what the guest did during the round (timers armed, EOM), at its end
     bool all_idle = true, wakeable = false;
     for (Slot& s : vcpus_) {
       all_idle = all_idle && s.state != VcpuState::kRunnable;

@@ -153,6 +153,18 @@ TEST(Machine, HostInterruptWakesAHaltedGuestThroughItsIdt) {
   EXPECT_GE(m.now(), VirtualTime::from_us(20));  // the halted vCPU idled until the interrupt
 }
 
+TEST(Machine, TscFrequencyChangeKeepsTheGuestClockConsistent) {
+  Machine m(params("tsc_migrate"));
+  m.events().schedule(VirtualTime::from_us(200), EventPriority::kScenario, [&] { m.change_tsc_frequency(3000000000); });
+  m.tracer().enable_capture();
+  Verdict v = m.run();
+  EXPECT_EQ(v.status(), 0) << m.console_output();
+  EXPECT_NE(m.console_output().find("freq 2000000000 -> 3000000000"), std::string::npos) << m.console_output();
+  int updates = 0;
+  for (const std::string& r : m.tracer().captured()) updates += r.find("\"ev\":\"reftsc.update\"") != std::string::npos;
+  EXPECT_GE(updates, 2);  // the first publication, then the republication after the change
+}
+
 TEST(Machine, InterruptCannotWakeAVcpuHaltedWithInterruptsDisabled) {
   Machine m(params("halt_forever"));
   m.raise_interrupt(0, 0x40);

@@ -283,14 +283,16 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
     // DEVNOTE: a uc_emu_stop leaves QEMU's in-flight exception set (#GP or #DF, measured on 2.1.1;
     // tests/contract), which turns the guest's next fault into #DF, or a #UD into a triple-fault
     // reset that Unicorn reports as a normal stop. No exception is in flight at an instruction
-    // boundary, so clear it before every start (even a declined VMCALL's #UD leaves it set).
-    {
+    // boundary, so clear it before every start (even a declined VMCALL's #UD leaves it set),
+    // except after HLT, which stops the engine without raising anything.
+    if (!halted_cleanly_) {
       CpuStateBlob& b = snapshot();
       if (b.pending_exception() != -1) {
         b.clear_pending_exception();
         b.store();
       }
     }
+    halted_cleanly_ = false;
     uint64_t rip = reg(Reg::kRip);
     running_ = true;
     blob_current_ = false;
@@ -359,8 +361,11 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
     if (stop_budget_) return StopReason::kBudget;
     uint64_t at = reg(Reg::kRip);
     uint8_t prev = 0;
-    if (cur_block_ && cur_block_->ends_with_hlt && at == cur_block_->addr + cur_block_->size) return StopReason::kHalt;
-    if (uc_mem_read(uc_, at - 1, &prev, 1) == UC_ERR_OK && prev == 0xf4) return StopReason::kHalt;
+    if ((cur_block_ && cur_block_->ends_with_hlt && at == cur_block_->addr + cur_block_->size) ||
+        (uc_mem_read(uc_, at - 1, &prev, 1) == UC_ERR_OK && prev == 0xf4)) {
+      halted_cleanly_ = true;
+      return StopReason::kHalt;
+    }
     crash("CPU emulator stopped for no known reason", at);
     return StopReason::kCrash;
   }

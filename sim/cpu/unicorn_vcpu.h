@@ -173,6 +173,7 @@ class UnicornVcpu final : public VcpuContext {
   std::optional<uint64_t> stop_retired_;  // retired count at a stop an exit handler requested
   bool running_ = false;                  // inside uc_emu_start
   bool blob_current_ = false;             // blob_ equals the engine's state (see snapshot())
+  bool halted_cleanly_ = false;           // the last stop was HLT: no exception can be in flight
   std::vector<uint64_t> stale_pages_;     // pages whose translations must be dropped
 
   // Why the engine stopped.

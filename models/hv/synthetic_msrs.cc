@@ -27,8 +27,7 @@ bool HvPartition::exists(uint32_t msr) const {
                      msr == HV_X64_MSR_GUEST_IDLE || (msr >= HV_X64_MSR_CRASH_P0 && msr <= HV_X64_MSR_TSC_EMULATION_STATUS) ||
                      (msr == HV_X64_MSR_TSC_INVARIANT_CONTROL && params_.host.tsc_invariant_control);
   if (!implemented) return false;
-  return !params_.hv.enforce_cpuid || advertised_msr(params_.hv, params_.host, msr) ||
-         msr == HV_X64_MSR_GUEST_IDLE;  // never advertised by CPUID bits, gated by recommendations
+  return !params_.hv.enforce_cpuid || advertised_msr(params_.hv, params_.host, msr);
 }
 
 std::optional<MsrValue> HvPartition::msr_read(VpIndex vp, uint32_t msr, VirtualTime now) {

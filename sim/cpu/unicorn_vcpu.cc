@@ -154,6 +154,11 @@ void UnicornVcpu::idle_until(VirtualTime t) {
   extra_cycles_ = 0;
 }
 
+void UnicornVcpu::kick() {
+  kicked_ = true;
+  if (running_) stop_after_current();
+}
+
 void UnicornVcpu::request_stop() {
   stop_requested_ = true;
   if (running_) stop_after_current();
@@ -280,6 +285,10 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
   stop_budget_ = stop_requested_ = restart_ = false;
   while (true) {
     if (quantum_retired_ >= budget_) return StopReason::kBudget;
+    if (kicked_) {
+      kicked_ = false;
+      return StopReason::kKicked;
+    }
     // DEVNOTE: a uc_emu_stop leaves QEMU's in-flight exception set (#GP or #DF, measured on 2.1.1;
     // tests/contract), which turns the guest's next fault into #DF, or a #UD into a triple-fault
     // reset that Unicorn reports as a normal stop. No exception is in flight at an instruction
@@ -354,7 +363,7 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
     }
     if (restart_ || stop_budget_) resume_at_block(*stop_block_);
     if (stop_requested_) return StopReason::kStopRequested;
-    if (restart_ || resume) {
+    if (restart_ || resume || kicked_) {
       restart_ = false;
       continue;
     }

@@ -51,6 +51,7 @@ enum class StopReason : uint8_t {
   kHalt,           // HLT executed; the vCPU is idle
   kStopRequested,  // an exit handler asked to stop (guest exit, reset...)
   kCrash,          // unhandled exception, triple fault, access outside RAM: see crash_report()
+  kKicked,         // kick(): an interrupt may be deliverable now; the caller delivers and resumes
 };
 
 class UnicornVcpu final : public VcpuContext {
@@ -67,6 +68,10 @@ class UnicornVcpu final : public VcpuContext {
   void start_real_mode(uint8_t sipi_vector);
 
   StopReason run(uint64_t budget_insns);
+
+  // Ends the current run() after the current instruction (kKicked), so that an interrupt this
+  // vCPU raised for itself is taken at once rather than at the next scheduling round.
+  void kick();
 
   // Pending external interrupts are delivered only when this is true (IF=1, no STI/MOV-SS shadow).
   bool can_take_interrupt();
@@ -173,6 +178,7 @@ class UnicornVcpu final : public VcpuContext {
   std::optional<uint64_t> stop_retired_;  // retired count at a stop an exit handler requested
   bool running_ = false;                  // inside uc_emu_start
   bool blob_current_ = false;             // blob_ equals the engine's state (see snapshot())
+  bool kicked_ = false;
   bool halted_cleanly_ = false;           // the last stop was HLT: no exception can be in flight
   std::vector<uint64_t> stale_pages_;     // pages whose translations must be dropped
 

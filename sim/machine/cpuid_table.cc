@@ -18,7 +18,7 @@ const std::vector<CpuidResult>& native_leaves() {
   return kValues;
 }
 
-constexpr uint32_t kLeaf1EcxX2apic = 1u << 21, kLeaf1EcxHypervisor = 1u << 31;
+constexpr uint32_t kLeaf1EcxX2apic = 1u << 21, kLeaf1EcxTscDeadline = 1u << 24, kLeaf1EcxHypervisor = 1u << 31;
 constexpr uint32_t kExt1EcxSvm = 1u << 2;
 constexpr uint32_t kExt7EdxInvariantTsc = 1u << 8;
 
@@ -35,7 +35,7 @@ CpuidTable::CpuidTable(unsigned vcpu_count) : vcpu_count_(vcpu_count) {
   for (size_t i = 0; i < kNativeLeaves.size() && i < native.size(); ++i) leaves_[kNativeLeaves[i]] = native[i];
   leaves_[{0, 0}].eax = 0xb;
   CpuidResult& l1 = leaves_[{1, 0}];
-  l1.ecx |= kLeaf1EcxX2apic | kLeaf1EcxHypervisor;
+  l1.ecx |= kLeaf1EcxX2apic | kLeaf1EcxTscDeadline | kLeaf1EcxHypervisor;  // the local APIC model has both
   leaves_[{0x80000001, 0}].ecx &= ~kExt1EcxSvm;
   leaves_[{0x80000000, 0}].eax = 0x80000008;
   leaves_[{0x80000007, 0}] = CpuidResult{0, 0, 0, kExt7EdxInvariantTsc};

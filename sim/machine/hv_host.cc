@@ -38,6 +38,7 @@ hv::HypercallConfig hypercall_config(const hv::Enlightenments& e) {
   // Without hv-enforce-cpuid every implemented call is available (as for MSRs, KVM's rule).
   bool all = !e.enforce_cpuid;
   hv::HypercallConfig c;
+  c.long_spin_wait = all || e.spinlocks != 0xffffffffu;
   c.post_messages = c.signal_events = all || e.synic;
   c.tlb_flush = all || e.tlbflush;
   c.cluster_ipi = all || e.ipi;

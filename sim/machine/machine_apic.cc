@@ -9,6 +9,13 @@ void Machine::raise_interrupt(int vp, uint8_t vector) {
   SIM_ASSERT(vp >= 0 && static_cast<size_t>(vp) < vcpus_.size(), "interrupt to a vCPU that does not exist");
   vcpus_[static_cast<size_t>(vp)].apic->accept(vector, false);
   tracer_.emit(TracePoint::kIrqRequest, now_, vp, {TraceField::u64("vector", vector)});
+  kick_if_running(vp);
+}
+
+// An interrupt for the vCPU that is running now (a self-IPI, its own timer) is taken at once;
+// other vCPUs take theirs when their turn in the round starts.
+void Machine::kick_if_running(int vp) {
+  if (vp == running_vp_ && vcpus_[static_cast<size_t>(vp)].apic->pending_vector()) vcpus_[static_cast<size_t>(vp)].cpu->kick();
 }
 
 void Machine::deliver_fixed(uint32_t, uint32_t to_vp, uint8_t vector) { raise_interrupt(static_cast<int>(to_vp), vector); }
@@ -44,7 +51,13 @@ std::optional<MsrRead> Machine::msr_read(VcpuContext& v, uint32_t msr) {
 }
 
 std::optional<bool> Machine::msr_write(VcpuContext& v, uint32_t msr, uint64_t value) {
-  return vcpus_[static_cast<size_t>(v.vp())].apic->msr_write(msr, value, v.now());
+  apic::LocalApic& a = *vcpus_[static_cast<size_t>(v.vp())].apic;
+  std::optional<bool> r = a.msr_write(msr, value, v.now());
+  if (r) {
+    a.poll(v.now());  // a timer armed in the past fires now
+    kick_if_running(v.vp());
+  }
+  return r;
 }
 
 // xAPIC page at 0xFEE00000: 32-bit accesses only; others read 0 and are ignored.
@@ -55,7 +68,10 @@ uint64_t Machine::mmio_read(VcpuContext& v, uint64_t offset, unsigned size) {
 
 void Machine::mmio_write(VcpuContext& v, uint64_t offset, unsigned size, uint64_t value) {
   if (size != 4) return;
-  vcpus_[static_cast<size_t>(v.vp())].apic->mmio_write(static_cast<uint32_t>(offset), static_cast<uint32_t>(value), v.now());
+  apic::LocalApic& a = *vcpus_[static_cast<size_t>(v.vp())].apic;
+  a.mmio_write(static_cast<uint32_t>(offset), static_cast<uint32_t>(value), v.now());
+  a.poll(v.now());
+  kick_if_running(v.vp());
 }
 
 }  // namespace hvsim

@@ -42,6 +42,7 @@ void Machine::hv_interrupt(int vp, uint8_t vector) {
   std::optional<unsigned> sint = synic.sint_for_vector(vector);
   s.apic->accept(vector, sint && synic.auto_eoi(*sint));
   tracer_.emit(TracePoint::kIrqRequest, s.cpu->now(), vp, {TraceField::u64("vector", vector)});
+  kick_if_running(vp);
 }
 
 void Machine::hv_reset() {

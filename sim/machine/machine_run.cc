@@ -52,9 +52,18 @@ void Machine::run_round(VirtualTime boundary) {
     if (s.state != VcpuState::kRunnable || verdict_.kind != Verdict::Kind::kNone) continue;
     uint64_t budget = s.cpu->budget_to_reach(boundary);
     if (budget == 0) continue;
+    running_vp_ = vp;
     StopReason why = s.cpu->run(budget);
+    while (why == StopReason::kKicked && verdict_.kind == Verdict::Kind::kNone) {
+      deliver_pending(s, vp);
+      budget = s.cpu->budget_to_reach(boundary);
+      if (s.state != VcpuState::kRunnable || budget == 0) break;
+      why = s.cpu->run(budget);
+    }
+    running_vp_ = kNoVp;
     switch (why) {
       case StopReason::kBudget:
+      case StopReason::kKicked:
       case StopReason::kStopRequested:  // a verdict, or GUEST_IDLE (the state is already set)
         break;
       case StopReason::kHalt:

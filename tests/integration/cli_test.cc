@@ -47,6 +47,16 @@ TEST(Cli, ExitStatusesFollowTheContract) {
   EXPECT_EQ(test::run_hvsim("run --guest " + test::guest("halt_forever")).status, 4);
 }
 
+TEST(Cli, HyperVCrashNotificationAndResetAreVerdicts) {
+  test::CliResult crash = test::run_hvsim("run --guest " + test::guest("hv_crash") + " --no-console");
+  EXPECT_EQ(crash.status, 3) << crash.err;
+  EXPECT_NE(crash.err.find("guest crash notification (CRASH_CTL): P0=0x"), std::string::npos) << crash.err;
+  EXPECT_NE(crash.err.find("message: "), std::string::npos) << crash.err;
+  test::CliResult reset = test::run_hvsim("run --guest " + test::guest("hv_reset") + " --no-console");
+  EXPECT_EQ(reset.status, 0) << reset.err;
+  EXPECT_NE(reset.err.find("verdict=reset status=0"), std::string::npos) << reset.err;
+}
+
 TEST(Cli, HelpAndUsageErrors) {
   test::CliResult h = test::run_hvsim("--help");
   EXPECT_EQ(h.status, 0);

@@ -26,7 +26,7 @@ struct HypercallDispatcher::Control {
 // One row per implemented call: its class (§3.6), block sizes and the config flag that enables it.
 struct HypercallDispatcher::Spec {
   enum class Feature : uint8_t {
-    kAlways, kPostMessages, kSignalEvents, kTlbFlush, kTlbFlushEx, kClusterIpi, kClusterIpiEx,
+    kLongSpinWait, kPostMessages, kSignalEvents, kTlbFlush, kTlbFlushEx, kClusterIpi, kClusterIpiEx,
     kVpRegisters, kDebugging
   };
   uint16_t code;
@@ -81,7 +81,7 @@ const HypercallDispatcher::Spec* HypercallDispatcher::find_spec(uint16_t code) {
       {HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST, "FlushVirtualAddressList", true, false,
        sizeof(HvFlushVirtualAddressSpaceInput), 8, 0, 0, false, false, F::kTlbFlush, &H::flush_virtual_address_list},
       {HVCALL_NOTIFY_LONG_SPIN_WAIT, "NotifyLongSpinWait", false, false,
-       sizeof(HvNotifyLongSpinWaitInput), 0, 0, 0, false, false, F::kAlways, &H::notify_long_spin_wait},
+       sizeof(HvNotifyLongSpinWaitInput), 0, 0, 0, false, false, F::kLongSpinWait, &H::notify_long_spin_wait},
       {HVCALL_SEND_SYNTHETIC_CLUSTER_IPI, "SendSyntheticClusterIpi", false, false,
        sizeof(HvSendSyntheticClusterIpiInput), 0, 0, 0, false, false, F::kClusterIpi, &H::send_synthetic_cluster_ipi},
       {HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE_EX, "FlushVirtualAddressSpaceEx", false, true,
@@ -120,7 +120,7 @@ HypercallDispatcher::HypercallDispatcher(PhysicalMemory& mem, HypercallTarget& t
 
 bool HypercallDispatcher::enabled(const Spec& s) const {
   switch (s.feature) {
-    case Spec::Feature::kAlways: return true;
+    case Spec::Feature::kLongSpinWait: return config_.long_spin_wait;
     case Spec::Feature::kPostMessages: return config_.post_messages;
     case Spec::Feature::kSignalEvents: return config_.signal_events;
     case Spec::Feature::kTlbFlush: return config_.tlb_flush;

@@ -30,6 +30,7 @@ constexpr uint32_t kDefaultMaxRepsPerDispatch = 128;
 // Hyper-V does for a privilege the partition lacks (§1.3) and KVM does for an unadvertised feature.
 // The machine sets these from the enlightenments it advertises in CPUID.
 struct HypercallConfig {
+  bool long_spin_wait = true;      // HvCallNotifyLongSpinWait (0x40000004 EBX spinlock retries != ~0)
   bool post_messages = true;       // HvCallPostMessage (CPUID 0x40000003 EBX b4; needs SynIC)
   bool signal_events = true;       // HvCallSignalEvent (EBX b5; needs SynIC)
   bool tlb_flush = true;           // HvCallFlushVirtualAddressSpace/List (0x40000004 EAX b2)

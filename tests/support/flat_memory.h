@@ -1,6 +1,8 @@
 // A flat guest-physical memory for unit tests of the CPU layer's architectural helpers.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <vector>
 
@@ -22,7 +24,11 @@ class FlatMemory final : public PhysicalMemory {
     return true;
   }
   template <typename T> void put(uint64_t gpa, T v) { ASSERT_TRUE(write(gpa, &v, sizeof v)); }
-  template <typename T> T get(uint64_t gpa) { T v{}; read(gpa, &v, sizeof v); return v; }
+  template <typename T> T get(uint64_t gpa) const {
+    T v{};
+    if (gpa <= bytes_.size() && sizeof v <= bytes_.size() - gpa) std::memcpy(&v, bytes_.data() + gpa, sizeof v);
+    return v;
+  }
 
  private:
   std::vector<uint8_t> bytes_;

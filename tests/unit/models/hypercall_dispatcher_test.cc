@@ -14,34 +14,12 @@
 #include <tuple>
 #include <vector>
 
+#include "tests/support/flat_memory.h"
+
 namespace hvsim::hv {
 namespace {
 
-class FlatMemory : public PhysicalMemory {
- public:
-  explicit FlatMemory(size_t size) : bytes_(size) {}
-  bool read(uint64_t gpa, void* dst, size_t len) override {
-    if (gpa > bytes_.size() || len > bytes_.size() - gpa) return false;
-    std::memcpy(dst, bytes_.data() + gpa, len);
-    return true;
-  }
-  bool write(uint64_t gpa, const void* src, size_t len) override {
-    if (gpa > bytes_.size() || len > bytes_.size() - gpa) return false;
-    std::memcpy(bytes_.data() + gpa, src, len);
-    return true;
-  }
-  template <class T>
-  void put(uint64_t gpa, const T& v) { std::memcpy(bytes_.data() + gpa, &v, sizeof v); }
-  template <class T>
-  T get(uint64_t gpa) const {
-    T v;
-    std::memcpy(&v, bytes_.data() + gpa, sizeof v);
-    return v;
-  }
-
- private:
-  std::vector<uint8_t> bytes_;
-};
+using test::FlatMemory;
 
 class FakeIo : public HypercallIo {
  public:

@@ -324,7 +324,6 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
         // DEVNOTE: Unicorn does not sync RIP for an access to unmapped memory; `at` is the start
         // of the block holding the faulting instruction (FUTURE: pinpoint it by decoding).
         at = unmapped_rip_;
-        at = unmapped_rip_;
         if (cur_block_) { uint32_t n = cur_block_->not_reached(at); retired_ -= n; quantum_retired_ -= n; }
         char buf[160];
         const char* what = unmapped_type_ == UC_MEM_WRITE_UNMAPPED ? "write to"
@@ -361,7 +360,7 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
       if (!crash_summary_.empty()) return StopReason::kCrash;
       continue;
     }
-    if (restart_ || stop_budget_) resume_at_block(*stop_block_);
+    if (stop_block_) resume_at_block(*stop_block_);
     if (stop_requested_) return StopReason::kStopRequested;
     if (restart_ || resume || kicked_) {
       restart_ = false;
@@ -385,6 +384,15 @@ void UnicornVcpu::hook_block(uc_struct*, uint64_t addr, uint32_t size, void* sel
   if (v->quantum_retired_ >= v->budget_) {
     // The block does not run when the hook stops the engine (pinned by the contract tests).
     v->stop_budget_ = true;
+    v->stop_block_ = addr;
+    uc_emu_stop(v->uc_);
+    return;
+  }
+  // can_take_interrupt() reads the shadow from the engine's state: a block that starts right after
+  // STI (which ends a translation block) runs before the window opens.
+  if (v->want_irq_window_ && v->can_take_interrupt()) {
+    v->want_irq_window_ = false;
+    v->kicked_ = true;
     v->stop_block_ = addr;
     uc_emu_stop(v->uc_);
     return;

@@ -73,6 +73,10 @@ class UnicornVcpu final : public VcpuContext {
   // vCPU raised for itself is taken at once rather than at the next scheduling round.
   void kick();
 
+  // An interrupt is pending but masked (IF=0): stop (kKicked) at the first block boundary where
+  // IF=1, so it is taken right after the guest re-enables interrupts (Unicorn cannot hook STI).
+  void request_interrupt_window() { want_irq_window_ = true; }
+
   // Pending external interrupts are delivered only when this is true (IF=1, no STI/MOV-SS shadow).
   bool can_take_interrupt();
   // Delivers an external interrupt through the IDT now; false if it crashed the vCPU.
@@ -179,6 +183,7 @@ class UnicornVcpu final : public VcpuContext {
   bool running_ = false;                  // inside uc_emu_start
   bool blob_current_ = false;             // blob_ equals the engine's state (see snapshot())
   bool kicked_ = false;
+  bool want_irq_window_ = false;
   bool halted_cleanly_ = false;           // the last stop was HLT: no exception can be in flight
   std::vector<uint64_t> stale_pages_;     // pages whose translations must be dropped
 

@@ -152,7 +152,7 @@ bool Machine::on_wrmsr(VcpuContext& v, uint32_t msr, uint64_t value) {
     if (msr == x86::kMsrTsc) {
       Slot& slot = vcpus_[static_cast<size_t>(v.vp())];
       slot.tsc_offset = value - (guest_tsc(v.vp(), v.now()) - slot.tsc_offset);
-      slot.apic->set_tsc_offset(slot.tsc_offset);
+      sync_apic_tsc(v.vp(), v.now());
       ok = true;
     } else if (msr == x86::kMsrEfer) {
       ok = (value & ~kEferWritable) == 0;

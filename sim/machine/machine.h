@@ -170,6 +170,7 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   uint64_t tsc_high_water_ = 0;  // highest offset-free TSC value any VP has read
   int running_vp_ = kNoVp;       // the vCPU inside run(), if any
   void kick_if_running(int vp);
+  void sync_apic_tsc(int vp, VirtualTime now);
   struct PortRange { uint16_t first, count; PortDevice* dev; };
   std::vector<PortRange> ports_;
   std::vector<MsrHandler*> msr_handlers_;

@@ -44,13 +44,30 @@ void Machine::deliver_startup(uint32_t from_vp, uint32_t to_vp, uint8_t vector) 
   tracer_.emit(TracePoint::kSipi, t, static_cast<int>(to_vp), {TraceField::u64("from", from_vp), TraceField::hex("vector", vector)});
 }
 
+namespace {
+// HV_X64_MSR_EOI/ICR/TPR exist only with the Hyper-V interface (the partition decides otherwise).
+bool hyperv_apic_msr(uint32_t msr) { return msr >= 0x40000070 && msr <= 0x40000072; }
+}  // namespace
+
+// The APIC's TSC is the one the guest reads: never below what any VP has read (observed_tsc).
+void Machine::sync_apic_tsc(int vp, VirtualTime now) {
+  Slot& s = vcpus_[static_cast<size_t>(vp)];
+  uint64_t local = guest_tsc(vp, now) - s.tsc_offset;
+  uint64_t ahead = tsc_high_water_ > local ? tsc_high_water_ - local : 0;
+  s.apic->set_tsc_offset(s.tsc_offset + ahead);
+}
+
 std::optional<MsrRead> Machine::msr_read(VcpuContext& v, uint32_t msr) {
+  if (hyperv_apic_msr(msr) && !hv_->enabled()) return MsrRead{true, 0};
+  sync_apic_tsc(v.vp(), v.now());
   std::optional<apic::MsrAccess> r = vcpus_[static_cast<size_t>(v.vp())].apic->msr_read(msr, v.now());
   if (!r) return std::nullopt;
   return MsrRead{r->gp, r->value};
 }
 
 std::optional<bool> Machine::msr_write(VcpuContext& v, uint32_t msr, uint64_t value) {
+  if (hyperv_apic_msr(msr) && !hv_->enabled()) return false;
+  sync_apic_tsc(v.vp(), v.now());
   apic::LocalApic& a = *vcpus_[static_cast<size_t>(v.vp())].apic;
   std::optional<bool> r = a.msr_write(msr, value, v.now());
   if (r) {

@@ -88,7 +88,9 @@ void Machine::change_tsc_frequency(uint64_t new_hz) {
 // Polls the timer models at `at` and keeps one wake-up event at their earliest deadline.
 void Machine::poll_models(VirtualTime at) {
   std::optional<VirtualTime> next = hv_->enabled() ? hv_->poll(at) : std::nullopt;
-  for (Slot& s : vcpus_) {
+  for (size_t i = 0; i < vcpus_.size(); ++i) {
+    Slot& s = vcpus_[i];
+    sync_apic_tsc(static_cast<int>(i), at);
     std::optional<VirtualTime> t = s.apic->poll(at);
     if (t && (!next || *t < *next)) next = t;
   }

@@ -33,7 +33,10 @@ void Machine::deliver_pending(Slot& s, int vp) {
     s.state = VcpuState::kRunnable;
     tracer_.emit(TracePoint::kWake, s.cpu->now(), vp, {TraceField::u64("vector", *v)});
   }
-  if (!s.cpu->can_take_interrupt()) return;
+  if (!s.cpu->can_take_interrupt()) {
+    s.cpu->request_interrupt_window();
+    return;
+  }
   if (s.state == VcpuState::kHalted) {
     s.state = VcpuState::kRunnable;
     tracer_.emit(TracePoint::kWake, s.cpu->now(), vp, {TraceField::u64("vector", *v)});

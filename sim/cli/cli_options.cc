@@ -33,6 +33,16 @@ const char kRunHelp[] =
     "                        (default hv-passthrough: everything hvsim implements; none: no Hyper-V)\n"
     "  --host PROFILE        host profile ws2012, ws2012r2, ws2016, ws2019, ws2022, ws2025 (default ws2019)\n"
     "  --apic-hz HZ          local APIC timer clock (default 200000000)\n"
+    "  --vmbus-devices LIST  VMBus devices the host offers, from heartbeat, shutdown, timesync,\n"
+    "                        kvp, test (default heartbeat,shutdown,timesync; none: no VMBus host;\n"
+    "                        the VMBus host needs hv-synic)\n"
+    "  --device-param D.K=V  a device parameter, e.g. heartbeat.period=100ms (repeatable; each\n"
+    "                        device's README in models/devices lists its parameters)\n"
+    "  --shutdown-at TIME    the host asks the guest to shut down at TIME (= shutdown.at=TIME)\n"
+    "  --retarget-lag TIME   after MODIFYCHANNEL, channel interrupts still go to the old VP for\n"
+    "                        TIME (default 0)\n"
+    "  --throttle N/WIN/SUS  interrupt throttling: more than N unnecessary guest signals on a\n"
+    "                        channel within WIN suspend the VP for SUS (default 256/10ms/2s; 0: off)\n"
     "  --ap-start MODE       all: every vCPU starts at the entry point (default);\n"
     "                        parked: vCPUs 1..N-1 wait for INIT and STARTUP IPIs\n"
     "  --trace FILE          write the trace as JSON Lines\n"
@@ -49,6 +59,25 @@ uint64_t parse_u64(const std::string& option, const std::string& text, const cha
   unsigned long long v = std::strtoull(text.c_str(), &end, 0);
   if (errno != 0 || *end != '\0') throw UsageError(option + ": expected " + what + ", got '" + text + "'");
   return v;
+}
+
+// "N/WINDOW/SUSPEND" or "0" (throttling off).
+vmbus::ThrottlePolicy parse_throttle(const std::string& option, const std::string& text) {
+  vmbus::ThrottlePolicy p;
+  if (text == "0") {
+    p.threshold = 0;
+    return p;
+  }
+  size_t a = text.find('/'), b = a == std::string::npos ? a : text.find('/', a + 1);
+  if (b == std::string::npos)
+    throw UsageError(option + ": expected N/WINDOW/SUSPEND (e.g. 256/10ms/2s) or 0, got '" + text + "'");
+  uint64_t n = parse_u64(option, text.substr(0, a), "N/WINDOW/SUSPEND with N a signal count");
+  if (n == 0 || n > UINT32_MAX) throw UsageError(option + ": N must be 1 to 4294967295, got '" + text.substr(0, a) + "'");
+  p.threshold = static_cast<uint32_t>(n);
+  p.window = parse_duration(option, text.substr(a + 1, b - a - 1));
+  p.suspend = parse_duration(option, text.substr(b + 1));
+  if (p.window.ps() == 0 || p.suspend.ps() == 0) throw UsageError(option + ": WINDOW and SUSPEND must be non-zero, got '" + text + "'");
+  return p;
 }
 
 }  // namespace
@@ -108,7 +137,8 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     if (opt == "--no-console") { o.machine.echo_console = false; continue; }
     static const char* const kWithValue[] = {"--guest", "--vcpus", "--memory", "--seed", "--quantum", "--tsc-hz",
                                              "--max-time", "--ap-start", "--trace", "--trace-filter", "--hv",
-                                             "--host", "--apic-hz"};
+                                             "--host", "--apic-hz", "--vmbus-devices", "--device-param",
+                                             "--shutdown-at", "--retarget-lag", "--throttle"};
     bool known = false;
     for (const char* k : kWithValue) known = known || opt == k;
     if (!known) throw UsageError("unknown option '" + opt + "'; try `hvsim run --help`");
@@ -134,6 +164,18 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     else if (opt == "--hv") o.machine.hv = value;
     else if (opt == "--host") o.machine.host = value;
     else if (opt == "--apic-hz") o.machine.apic_hz = parse_u64(opt, value, "a frequency in Hz");
+    else if (opt == "--vmbus-devices") o.machine.vmbus_devices = value;
+    else if (opt == "--device-param") {
+      size_t eq = value.find('=');
+      if (eq == std::string::npos || eq == 0) throw UsageError("--device-param: expected DEVICE.KEY=VALUE, got '" + value + "'");
+      o.machine.device_params.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+    }
+    else if (opt == "--shutdown-at") {
+      parse_duration(opt, value);  // checked here so the error names this option
+      o.machine.device_params.emplace_back("shutdown.at", value);
+    }
+    else if (opt == "--retarget-lag") o.machine.retarget_lag = parse_duration(opt, value);
+    else if (opt == "--throttle") o.machine.throttle = parse_throttle(opt, value);
     else if (opt == "--trace") o.trace_path = value;
     else if (opt == "--trace-filter") o.trace_filter = value;
   }

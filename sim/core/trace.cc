@@ -76,7 +76,7 @@ bool Tracer::wants_json(TracePoint p) const {
   return !kPoints[static_cast<size_t>(p)].verbose && (capture_ || !observers_.empty());
 }
 
-std::string Tracer::format(TracePoint p, VirtualTime t, int vp, std::initializer_list<TraceField> fields) {
+std::string Tracer::format(TracePoint p, VirtualTime t, int vp, std::span<const TraceField> fields) {
   std::string out;
   out.reserve(96);
   char buf[48];
@@ -104,7 +104,7 @@ std::string Tracer::format(TracePoint p, VirtualTime t, int vp, std::initializer
   return out;
 }
 
-void Tracer::emit(TracePoint p, VirtualTime t, int vp, std::initializer_list<TraceField> fields) {
+void Tracer::emit(TracePoint p, VirtualTime t, int vp, std::span<const TraceField> fields) {
   ++records_;
   if (trace_point_hashed(p)) {
     // A record's field names are fixed by its trace point, so only the point, time, vCPU and

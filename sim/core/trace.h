@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <functional>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,7 +64,10 @@ class Tracer {
   using Observer = std::function<void(TracePoint, VirtualTime, int vp, std::string_view json)>;
   void add_observer(Observer o) { observers_.push_back(std::move(o)); }
 
-  void emit(TracePoint p, VirtualTime t, int vp, std::initializer_list<TraceField> fields);
+  void emit(TracePoint p, VirtualTime t, int vp, std::initializer_list<TraceField> fields) {
+    emit(p, t, vp, std::span<const TraceField>(fields.begin(), fields.size()));
+  }
+  void emit(TracePoint p, VirtualTime t, int vp, std::span<const TraceField> fields);
   // Whether a record of this point would be written or observed anywhere (hot paths check first).
   bool wants_json(TracePoint p) const;
 
@@ -72,7 +76,7 @@ class Tracer {
   void flush();
 
  private:
-  static std::string format(TracePoint p, VirtualTime t, int vp, std::initializer_list<TraceField> f);
+  static std::string format(TracePoint p, VirtualTime t, int vp, std::span<const TraceField> f);
 
   uint64_t hash_;
   uint64_t records_ = 0;

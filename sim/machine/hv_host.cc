@@ -111,8 +111,9 @@ uint16_t HvHost::post_message(hv::VpIndex vp, uint32_t connection_id, uint32_t m
 
 uint16_t HvHost::signal_event(hv::VpIndex vp, uint32_t connection_id, uint16_t flag_number) {
   auto it = event_ports_.find(connection_id);
-  if (it == event_ports_.end()) return hv::HV_STATUS_INVALID_CONNECTION_ID;
-  return it->second(static_cast<int>(vp), flag_number);
+  if (it != event_ports_.end()) return it->second(static_cast<int>(vp), flag_number);
+  if (event_fallback_) return event_fallback_(static_cast<int>(vp), connection_id, flag_number);
+  return hv::HV_STATUS_INVALID_CONNECTION_ID;
 }
 
 std::optional<uint64_t> HvHost::get_vp_register(hv::VpIndex vp, uint32_t name) {

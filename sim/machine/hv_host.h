@@ -50,6 +50,10 @@ class HvHost final : public MsrHandler, private hv::HvPlatform, private hv::Inte
   using EventPort = std::function<uint16_t(int vp, uint16_t flag)>;
   void register_message_port(uint32_t connection_id, MessagePort port) { message_ports_[connection_id] = std::move(port); }
   void register_event_port(uint32_t connection_id, EventPort port) { event_ports_[connection_id] = std::move(port); }
+  // Asked for SignalEvent connection ids no registered port claims (the VMBus host's channels,
+  // whose ids come and go); it answers HV_STATUS_INVALID_CONNECTION_ID for ids it does not own.
+  using EventFallback = std::function<uint16_t(int vp, uint32_t connection_id, uint16_t flag)>;
+  void set_event_fallback(EventFallback f) { event_fallback_ = std::move(f); }
 
  private:
   // hv::HvPlatform
@@ -92,6 +96,7 @@ class HvHost final : public MsrHandler, private hv::HvPlatform, private hv::Inte
   hv::HypercallDispatcher dispatcher_;
   std::map<uint32_t, MessagePort> message_ports_;
   std::map<uint32_t, EventPort> event_ports_;
+  EventFallback event_fallback_;
   VirtualTime now_;  // of the exit being handled (for callbacks that do not carry it)
 };
 

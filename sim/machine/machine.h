@@ -31,6 +31,7 @@
 #include "sim/machine/uart16550.h"
 #include "models/apic/local_apic.h"
 #include "sim/machine/hv_host.h"
+#include "sim/machine/vmbus_bridge.h"
 #include "sim/mem/guest_memory.h"
 
 namespace hvsim {
@@ -48,6 +49,12 @@ struct MachineParams {
   std::string host = "ws2019";             // host profile: ws2012 ... ws2025
   uint64_t apic_hz = 200000000;            // local APIC timer input clock
   bool echo_console = true;                // copy guest console bytes to stdout
+  // VMBus host (needs hv-synic): device types offered, "none" = no VMBus host; per-device
+  // parameters ("shutdown.at" -> "3s"); retarget lag; interrupt throttling policy.
+  std::string vmbus_devices = "heartbeat,shutdown,timesync";
+  std::vector<std::pair<std::string, std::string>> device_params;
+  VirtualTime retarget_lag;
+  vmbus::ThrottlePolicy throttle;
 };
 
 // Checks ranges; throws UsageError naming the option.
@@ -66,7 +73,7 @@ struct Verdict {
 };
 
 class Machine final : private VcpuExitHandler, private apic::IpiTarget, private HvMachine, private MsrHandler,
-                      private MmioHandler {
+                      private MmioHandler, private VmbusMachine {
  public:
   // Loads the guest and builds the machine; throws UsageError on bad parameters or input.
   explicit Machine(const MachineParams& p);
@@ -83,6 +90,8 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   void set_hypercall_handler(HypercallHandler h) { hypercall_ = std::move(h); }
   CpuidTable& cpuid() { return cpuid_; }
   HvHost& hv() { return *hv_; }
+  // The VMBus host, or nullptr (no hv-synic, or --vmbus-devices none).
+  vmbus::VmbusHost* vmbus() { return vmbus_ ? &vmbus_->host() : nullptr; }
   // Host action (a live migration): the guest-visible TSC runs at `new_hz` from now on; the
   // reference TSC page goes through its invalidate/republish sequence.
   void change_tsc_frequency(uint64_t new_hz);
@@ -100,7 +109,8 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
 
  private:
   // kIdle: GUEST_IDLE, woken by any pending interrupt even with interrupts disabled.
-  enum class VcpuState : uint8_t { kRunnable, kHalted, kWaitForSipi, kIdle };
+  // kSuspended: throttled by the VMBus host; runs again at its wake-up event, interrupts wait.
+  enum class VcpuState : uint8_t { kRunnable, kHalted, kWaitForSipi, kIdle, kSuspended };
   struct Slot {
     std::unique_ptr<UnicornVcpu> cpu;
     std::unique_ptr<apic::LocalApic> apic;
@@ -137,6 +147,9 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   uint64_t hv_guest_tsc(int vp, VirtualTime now) override { return guest_tsc(vp, now); }
   void hv_set_page(int vp, uint64_t gpa, std::optional<uint32_t> overlay) override;
   uint32_t hv_vcpu_count() const override { return vcpu_count(); }
+  // VmbusMachine (machine_hv.cc)
+  void vmbus_suspend(int vp, VirtualTime until) override;
+  VirtualTime vmbus_vp_now(int vp) override { return vcpus_[static_cast<size_t>(vp)].cpu->now(); }
 
   uint64_t guest_tsc(int vp, VirtualTime now) const;
   // The TSC a guest instruction reads: guest_tsc, but never below what any VP read before
@@ -162,6 +175,7 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   std::vector<Slot> vcpus_;
   Uart16550 uart_;
   std::unique_ptr<HvHost> hv_;
+  std::unique_ptr<VmbusBridge> vmbus_;
   std::optional<VirtualTime> model_wake_;  // time of the pending model wake-up event
   // Guest-visible TSC: tsc_base_ticks_ at tsc_base_time_, then tsc_hz_ (changes on migration).
   VirtualTime tsc_base_time_;

@@ -33,7 +33,25 @@ void Machine::build_hypervisor() {
       return CpuidResult{l->eax, l->ebx, l->ecx, l->edx};
     });
     add_msr_handler(hv_.get());
+    if (hp.hv.synic && params_.vmbus_devices != "none") {
+      VmbusConfig vc{params_.vmbus_devices, params_.device_params, params_.retarget_lag, params_.throttle};
+      vmbus_ = std::make_unique<VmbusBridge>(vc, hp.host, params_.seed, *mem_, *hv_, static_cast<VmbusMachine&>(*this),
+                                             tracer_);
+    }
   }
+}
+
+// Interrupt throttling: the VP stops at once and runs again at `until`; interrupts wait.
+void Machine::vmbus_suspend(int vp, VirtualTime until) {
+  Slot& s = vcpus_[static_cast<size_t>(vp)];
+  s.state = VcpuState::kSuspended;
+  s.cpu->request_stop();
+  events_.schedule(until, EventPriority::kHost, [this, vp, until] {
+    Slot& slot = vcpus_[static_cast<size_t>(vp)];
+    if (slot.state != VcpuState::kSuspended) return;
+    slot.state = VcpuState::kRunnable;
+    tracer_.emit(TracePoint::kVmbusThrottle, until, vp, {TraceField::str_("event", "resumed")});
+  });
 }
 
 void Machine::hv_interrupt(int vp, uint8_t vector) {
@@ -88,6 +106,10 @@ void Machine::change_tsc_frequency(uint64_t new_hz) {
 // Polls the timer models at `at` and keeps one wake-up event at their earliest deadline.
 void Machine::poll_models(VirtualTime at) {
   std::optional<VirtualTime> next = hv_->enabled() ? hv_->poll(at) : std::nullopt;
+  if (vmbus_) {
+    std::optional<VirtualTime> t = vmbus_->poll(at);
+    if (t && (!next || *t < *next)) next = t;
+  }
   for (size_t i = 0; i < vcpus_.size(); ++i) {
     Slot& s = vcpus_[i];
     sync_apic_tsc(static_cast<int>(i), at);

@@ -27,6 +27,7 @@ void Machine::set_crash_verdict(int vp) {
 }
 
 void Machine::deliver_pending(Slot& s, int vp) {
+  if (s.state == VcpuState::kSuspended) return;
   std::optional<uint8_t> v = s.apic->pending_vector();
   if (!v) return;
   if (s.state == VcpuState::kIdle) {  // GUEST_IDLE ends when an interrupt is pending, IF or not
@@ -128,7 +129,7 @@ Verdict Machine::run() {
     std::snprintf(buf, sizeof buf, "virtual-time limit of %" PRIu64 " ns reached", params_.max_time.ns());
     w.message = buf;
     for (size_t i = 0; i < vcpus_.size(); ++i) {
-      static const char* const kState[] = {"running", "halted", "waiting for SIPI", "idle (GUEST_IDLE)"};
+      static const char* const kState[] = {"running", "halted", "waiting for SIPI", "idle (GUEST_IDLE)", "suspended (throttled)"};
       std::snprintf(buf, sizeof buf, "  vp%zu %s at rip 0x%" PRIx64 "\n", i, kState[static_cast<int>(vcpus_[i].state)],
                     vcpus_[i].cpu->reg(Reg::kRip));
       w.report += buf;

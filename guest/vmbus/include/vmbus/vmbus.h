@@ -1,0 +1,155 @@
+/* vmbus/vmbus.h - the VMBus client library for hvsim guests (freestanding C11).
+ *
+ * Behaviour follows Linux drivers/hv as described in PROTOCOL.md §5-10; every value the host
+ * writes (messages, ring indices, packet headers) is validated, and a host that breaks the
+ * protocol produces an error return or a "vmbus: protocol error" line, never a crash or a hang.
+ *
+ * Execution model:
+ *   - Every VP calls vmbus_vp_init(); VP 0 first calls hv_init() (vmbus_vp_init does it on VP 0).
+ *     The SINT2 handler runs on any VP: it first scans the VP's SIEF SINT2 bitmap (test-and-clear,
+ *     bit 0 skipped) and runs the callback of each open channel by relid (batched: the inbound
+ *     interrupt_mask is set while draining, then cleared and re-checked), then copies messages out
+ *     of the VP's SINT2 slot into a FIFO (releasing the slot, EOM if msg_pending).
+ *   - The VP that called vmbus_connect() ("main context") processes that FIFO in arrival order,
+ *     inside every library wait and in vmbus_poll(). Offers are announced to drivers, and rescinded
+ *     channels are cleaned up (close, GPADL teardown, RELID_RELEASED), only in vmbus_poll(), never
+ *     inside an interrupt or a wait.
+ *   - All waits halt (sti; hlt) with a timeout; a rescind wakes every wait on that channel with
+ *     VMBUS_ENODEV.
+ * Channel callbacks run with interrupts disabled and may call vmbus_recv() and vmbus_send().
+ */
+#ifndef VMBUS_VMBUS_H
+#define VMBUS_VMBUS_H
+
+#include <stdint.h>
+#include "hvsim/sync.h"
+#include "vmbus/protocol.h"
+
+/* ---- errors (negative return values) ---- */
+#define VMBUS_OK 0
+#define VMBUS_EPROTO (-1)     /* the host broke the protocol (bad message, bad ring index) */
+#define VMBUS_ETIMEDOUT (-2)
+#define VMBUS_ENODEV (-3)     /* the channel was rescinded */
+#define VMBUS_EAGAIN (-4)     /* ring full */
+#define VMBUS_EINVAL (-5)     /* bad argument or wrong state */
+#define VMBUS_ENOMEM (-6)
+#define VMBUS_EMSGSIZE (-7)   /* packet larger than the caller's buffer (it was skipped) */
+#define VMBUS_EHV (-8)        /* a hypercall failed */
+#define VMBUS_EOPNOTSUPP (-9) /* not available at the negotiated version */
+#define VMBUS_EHOST (-10)     /* the host answered with a failure status */
+
+#define VMBUS_SINT_VECTOR 0xF3u /* HYPERVISOR_CALLBACK_VECTOR, as Linux (§2.6) */
+#define VMBUS_WAIT_US 1000000u  /* default bound on one control-message wait */
+
+/* ---- rings ---- */
+struct vmbus_ring {
+    struct vmbus_ring_control *ctl;
+    uint8_t *data;
+    uint32_t size;   /* data bytes (ring pages - 1) * 4096 */
+    uint32_t priv;   /* outbound: our write index; inbound: our read position */
+    uint32_t batch;  /* inbound: bytes consumed since the last commit */
+};
+
+struct vmbus_packet {
+    uint16_t type;
+    uint16_t flags;
+    uint64_t trans_id;
+    uint32_t len; /* payload bytes copied to the caller's buffer */
+};
+
+/* ---- channels ---- */
+enum vmbus_channel_state { VMBUS_CH_FREE, VMBUS_CH_OFFERED, VMBUS_CH_OPENING, VMBUS_CH_OPEN, VMBUS_CH_CLOSING };
+
+struct vmbus_channel;
+struct vmbus_driver;
+typedef void (*vmbus_callback_t)(struct vmbus_channel *ch);
+
+struct vmbus_channel {
+    /* offer (validated copy) */
+    uint32_t relid;
+    uint32_t connection_id;
+    uint16_t sub_channel_index;
+    uint16_t chn_flags;
+    struct vmbus_guid if_type, if_instance;
+    /* state, written by the main context only */
+    volatile uint32_t state;
+    volatile uint32_t rescinded;
+    volatile uint32_t broken; /* a ring was found corrupted: callbacks stop */
+    uint32_t announced, cleanup_pending;
+    uint32_t target_vp;
+    /* ring buffer */
+    struct vmbus_ring out, in;
+    uint8_t *ring_pages;
+    uint32_t ring_page_count; /* both rings */
+    uint32_t ring_gpadl;
+    /* waits */
+    volatile uint32_t open_done, open_status;
+    volatile uint32_t modify_pending, modify_done, modify_status;
+    /* the driver bound to this channel and its callback */
+    struct vmbus_driver *driver;
+    vmbus_callback_t callback;
+    void *context;
+    spinlock_t out_lock;   /* outbound ring producers */
+    spinlock_t sched_lock; /* one callback at a time, on any VP */
+    /* counters (Linux sysfs names, §8.2) */
+    volatile uint32_t interrupts, events, intr_out_empty, intr_in_full, out_full;
+};
+
+/* ---- drivers: matched by class GUID when vmbus_poll() announces an offer ---- */
+struct vmbus_driver {
+    const char *name;
+    struct vmbus_guid class_id;
+    int (*probe)(struct vmbus_channel *ch);  /* usually opens the channel */
+    void (*remove)(struct vmbus_channel *ch); /* rescind or shutdown: usually closes it */
+};
+
+/* ---- connection ---- */
+int vmbus_vp_init(void);        /* every VP: SynIC pages, SINT2 -> VMBUS_SINT_VECTOR */
+void vmbus_ap_idle(void) __attribute__((noreturn)); /* VPs other than the main one: serve interrupts */
+/* INITIATE_CONTACT from 5.3 down to 2.4, skipping versions above max_version (0 = no cap). */
+int vmbus_connect(uint32_t max_version);
+uint32_t vmbus_version(void);
+int vmbus_request_offers(void); /* REQUESTOFFERS, waits for ALLOFFERS_DELIVERED */
+int vmbus_unload(void);         /* UNLOAD, waits for UNLOAD_RESPONSE */
+void vmbus_register_driver(struct vmbus_driver *drv);
+/* Called for every new offer by vmbus_poll() before drivers are probed (e.g. to print it). */
+void vmbus_set_offer_hook(void (*hook)(struct vmbus_channel *ch));
+/* Main context: processes queued messages, announces new offers, cleans up rescinded channels. */
+void vmbus_poll(void);
+/* Main context: halts until a message or wake_flag != 0, at most timeout_us; then vmbus_poll(). */
+void vmbus_wait_event(volatile uint32_t *wake_flag, uint64_t timeout_us);
+/* Channel slots, for iteration: returns the i-th slot (0 if i is out of range). */
+struct vmbus_channel *vmbus_channel_at(uint32_t i);
+struct vmbus_channel *vmbus_find_channel(const struct vmbus_guid *class_id);
+
+/* ---- channel operations (main context) ---- */
+/* Opens with ring_pages pages per direction (header included, >= 2), interrupts to VP index
+ * target_vp; cb runs for inbound packets. */
+int vmbus_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp, vmbus_callback_t cb,
+               void *context);
+int vmbus_close(struct vmbus_channel *ch);
+int vmbus_modify_channel(struct vmbus_channel *ch, uint32_t target_vp);
+
+/* ---- data path (main context or callbacks) ---- */
+/* One packet (descriptor + payload) into the outbound ring; signals per hv_signal_on_write. */
+int vmbus_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id, const void *payload,
+               uint32_t len);
+/* Like vmbus_send, but on a full ring sets pending_send_sz and waits (main context only). */
+int vmbus_send_wait(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
+                    const void *payload, uint32_t len, uint64_t timeout_us);
+/* Next inbound packet: 1 (pkt filled, payload copied), 0 (empty), or a negative error. */
+int vmbus_recv(struct vmbus_channel *ch, struct vmbus_packet *pkt, void *buf, uint32_t buflen);
+/* HvCallSignalEvent(offer connection id, flag 0), unconditionally. */
+int vmbus_signal_host(struct vmbus_channel *ch);
+
+/* ---- helpers ---- */
+int vmbus_guid_equal(const struct vmbus_guid *a, const struct vmbus_guid *b);
+/* "0e0b6031-5213-4934-818b-38d90ced39db" into buf (>= 37 bytes). */
+void vmbus_guid_format(const struct vmbus_guid *g, char *buf);
+#define VMBUS_GUID(d1, d2, d3, b0, b1, b2, b3, b4, b5, b6, b7)                                                   \
+    {                                                                                                           \
+        {(uint8_t)(d1), (uint8_t)((d1) >> 8), (uint8_t)((d1) >> 16), (uint8_t)((uint32_t)(d1) >> 24),           \
+         (uint8_t)(d2), (uint8_t)((d2) >> 8), (uint8_t)(d3), (uint8_t)((d3) >> 8), b0, b1, b2, b3, b4, b5, b6, b7} \
+    }
+
+#endif

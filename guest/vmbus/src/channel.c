@@ -1,0 +1,280 @@
+/* channel.c - open, close, retarget, and the data path of one channel (PROTOCOL.md §5.4, §5.6,
+ * §6.3-6.5, §9, §10).
+ *
+ * Open: ring memory = outbound ring (header + data pages) then inbound ring, both with feature
+ * bit b0 set; one GPADL over both; OPENCHANNEL (openid = relid, downstream offset = pages of the
+ * outbound ring, target_vp); wait for OPENCHANNEL_RESULT, a rescind, or the timeout. On failure the
+ * ring GPADL is torn down. Once open, anything that arrived before the result is drained at once.
+ * Close: callbacks stop (the channel leaves OPEN, a running callback is waited for), CLOSECHANNEL,
+ * ring GPADL teardown. Ring memory whose GPADL could not be torn down is never reused.
+ * Callbacks run batched (§6.4 step 4): interrupt_mask = 1 on the inbound ring while draining, then
+ * cleared and re-checked. Reads commit after each callback round; a commit that satisfies the
+ * host's pending_send_sz signals the host. Writes signal per hv_signal_on_write. A ring the host
+ * corrupted marks the channel broken (no more callbacks or sends).
+ */
+#include "hvsim/console.h"
+#include "hvsim/cpu.h"
+#include "hvsim/hyperv.h"
+#include "internal.h"
+
+#define MAX_RING_PAGES 256u
+#define DISPATCH_ROUNDS 16u
+
+static void mark_broken(struct vmbus_channel *ch, const char *ring)
+{
+    if (!ch->broken)
+        printf("vmbus: relid %u: host corrupted the %s ring; channel stopped\n", ch->relid, ring);
+    ch->broken = 1;
+}
+
+int vmbus_signal_host(struct vmbus_channel *ch)
+{
+    return hv_signal_event(ch->connection_id, 0) == HV_STATUS_SUCCESS ? VMBUS_OK : VMBUS_EHV;
+}
+
+void vmbus_channel_dispatch(struct vmbus_channel *ch)
+{
+    spin_lock(&ch->sched_lock);
+    if (ch->state == VMBUS_CH_OPEN && !ch->rescinded && !ch->broken && ch->callback) {
+        ch->events++;
+        for (unsigned round = 0; round < DISPATCH_ROUNDS; round++) {
+            ch->in.ctl->interrupt_mask = 1;
+            vmbus_mb();
+            ch->callback(ch);
+            if (vmbus_ring_commit(&ch->in)) {
+                ch->intr_in_full++;
+                vmbus_signal_host(ch);
+            }
+            ch->in.ctl->interrupt_mask = 0;
+            vmbus_mb(); /* mask cleared before re-reading write_index */
+            int more = vmbus_ring_has_data(&ch->in);
+            if (more < 0)
+                mark_broken(ch, "inbound");
+            if (more <= 0 || ch->broken)
+                break;
+        }
+    }
+    spin_unlock(&ch->sched_lock);
+}
+
+/* Runs a dispatch from the main context (interrupts off, as in the handler). */
+static void dispatch_now(struct vmbus_channel *ch)
+{
+    uint64_t flags = read_rflags();
+    cli();
+    vmbus_channel_dispatch(ch);
+    write_rflags(flags);
+}
+
+void vmbus_on_open_result(const struct vmbus_open_result *m)
+{
+    struct vmbus_channel *ch = vmbus_relid_to_channel(m->child_relid);
+    if (!ch || ch->state != VMBUS_CH_OPENING || m->openid != ch->relid || ch->open_done) {
+        vmbus_protocol_error("OPENCHANNEL_RESULT for no channel being opened, relid", m->child_relid);
+        return;
+    }
+    ch->open_status = m->status;
+    ch->open_done = 1;
+}
+
+void vmbus_on_modify_response(const struct vmbus_modify_channel_response *m)
+{
+    struct vmbus_channel *ch = vmbus_relid_to_channel(m->child_relid);
+    if (!ch || !ch->modify_pending) {
+        vmbus_protocol_error("MODIFYCHANNEL_RESPONSE for no pending MODIFYCHANNEL, relid", m->child_relid);
+        return;
+    }
+    ch->modify_status = m->status;
+    ch->modify_pending = 0;
+    ch->modify_done = 1;
+}
+
+static int open_answered(void *p)
+{
+    struct vmbus_channel *ch = p;
+    return ch->open_done || ch->rescinded;
+}
+
+static int modify_answered(void *p)
+{
+    struct vmbus_channel *ch = p;
+    return ch->modify_done || ch->rescinded;
+}
+
+/* Tears the ring GPADL down; on failure the ring memory is abandoned (the host may still use it). */
+static void drop_ring_gpadl(struct vmbus_channel *ch)
+{
+    if (vmbus_gpadl_teardown(ch, ch->ring_gpadl)) {
+        ch->ring_pages = 0;
+        ch->ring_page_count = 0;
+    }
+}
+
+int vmbus_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp, vmbus_callback_t cb,
+               void *context)
+{
+    if (!ch || ch->state != VMBUS_CH_OFFERED || ring_pages < 2 || ring_pages > MAX_RING_PAGES || !cb)
+        return VMBUS_EINVAL;
+    if (ch->rescinded)
+        return VMBUS_ENODEV;
+    if (!ch->ring_pages || ch->ring_page_count != 2 * ring_pages) {
+        ch->ring_pages = hv_alloc_pages(2 * ring_pages);
+        ch->ring_page_count = ch->ring_pages ? 2 * ring_pages : 0;
+        if (!ch->ring_pages)
+            return VMBUS_ENOMEM;
+    }
+    vmbus_ring_init(&ch->out, ch->ring_pages, ring_pages);
+    vmbus_ring_init(&ch->in, ch->ring_pages + (uint64_t)ring_pages * VMBUS_PAGE_SIZE, ring_pages);
+    ch->callback = cb;
+    ch->context = context;
+    ch->broken = 0;
+    ch->open_done = 0;
+    ch->state = VMBUS_CH_OPENING;
+
+    int r = vmbus_gpadl_create(ch, ch->ring_pages, 2 * ring_pages, &ch->ring_gpadl);
+    if (r) {
+        if (r != VMBUS_EHOST) /* no answer: the host may still hold the pages */
+            ch->ring_pages = 0;
+        ch->state = VMBUS_CH_OFFERED;
+        return r;
+    }
+    struct vmbus_open_channel msg = {
+        .hdr = {CHANNELMSG_OPENCHANNEL, 0},
+        .child_relid = ch->relid,
+        .openid = ch->relid,
+        .ringbuffer_gpadlhandle = ch->ring_gpadl,
+        .target_vp = target_vp,
+        .downstream_ringbuffer_pageoffset = ring_pages,
+    };
+    r = vmbus_post(&msg, sizeof(msg));
+    if (!r && !vmbus_wait(open_answered, ch, VMBUS_WAIT_US))
+        r = VMBUS_ETIMEDOUT;
+    else if (!r && !ch->open_done)
+        r = VMBUS_ENODEV;
+    else if (!r && ch->open_status)
+        r = VMBUS_EHOST;
+    if (r) {
+        printf("vmbus: relid %u: open failed (%d, status 0x%x)\n", ch->relid, r, ch->open_status);
+        drop_ring_gpadl(ch);
+        ch->state = VMBUS_CH_OFFERED;
+        return r;
+    }
+    ch->target_vp = target_vp;
+    vmbus_mb();
+    ch->state = VMBUS_CH_OPEN;
+    dispatch_now(ch);
+    return VMBUS_OK;
+}
+
+int vmbus_close(struct vmbus_channel *ch)
+{
+    if (!ch || ch->state != VMBUS_CH_OPEN)
+        return VMBUS_EINVAL;
+    ch->state = VMBUS_CH_CLOSING;
+    uint64_t flags = read_rflags();
+    cli();
+    spin_lock(&ch->sched_lock); /* a callback running on another VP finishes first */
+    spin_unlock(&ch->sched_lock);
+    write_rflags(flags);
+    struct vmbus_relid_msg msg = {{CHANNELMSG_CLOSECHANNEL, 0}, ch->relid};
+    int r = vmbus_post(&msg, sizeof(msg));
+    drop_ring_gpadl(ch);
+    ch->state = VMBUS_CH_OFFERED;
+    return r;
+}
+
+int vmbus_modify_channel(struct vmbus_channel *ch, uint32_t target_vp)
+{
+    if (vmbus_conn.version < VMBUS_VERSION_WIN10_V4_1)
+        return VMBUS_EOPNOTSUPP;
+    if (!ch || ch->state != VMBUS_CH_OPEN)
+        return VMBUS_EINVAL;
+    if (ch->rescinded)
+        return VMBUS_ENODEV;
+    if (ch->target_vp == target_vp)
+        return VMBUS_OK;
+    int answers = vmbus_conn.version >= VMBUS_VERSION_WIN10_V5_3; /* only 5.3 answers (§9.3) */
+    ch->modify_done = 0;
+    ch->modify_pending = (uint32_t)answers;
+    struct vmbus_modify_channel msg = {{CHANNELMSG_MODIFYCHANNEL, 0}, ch->relid, target_vp};
+    int r = vmbus_post(&msg, sizeof(msg));
+    if (!r && answers) {
+        if (!vmbus_wait(modify_answered, ch, VMBUS_WAIT_US))
+            r = VMBUS_ETIMEDOUT;
+        else if (!ch->modify_done)
+            r = VMBUS_ENODEV;
+        else if (ch->modify_status)
+            r = VMBUS_EHOST;
+    }
+    ch->modify_pending = 0;
+    if (r)
+        return r;
+    ch->target_vp = target_vp;
+    return VMBUS_OK;
+}
+
+int vmbus_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id, const void *payload,
+               uint32_t len)
+{
+    if (!ch || (ch->state != VMBUS_CH_OPEN && ch->state != VMBUS_CH_CLOSING))
+        return VMBUS_EINVAL;
+    if (ch->rescinded)
+        return VMBUS_ENODEV;
+    if (ch->broken)
+        return VMBUS_EPROTO;
+    struct vmbus_packet_desc d = {.type = type, .offset8 = sizeof(d) / 8u, .flags = flags, .trans_id = trans_id};
+    int signal = 0;
+    uint64_t rflags = read_rflags();
+    cli();
+    spin_lock(&ch->out_lock);
+    int r = vmbus_ring_write(&ch->out, &d, payload, len, &signal);
+    spin_unlock(&ch->out_lock);
+    write_rflags(rflags);
+    if (r == VMBUS_EAGAIN)
+        ch->out_full++;
+    if (r == VMBUS_EPROTO)
+        mark_broken(ch, "outbound");
+    if (signal) {
+        ch->intr_out_empty++;
+        vmbus_signal_host(ch);
+    }
+    return r;
+}
+
+struct space_wait {
+    struct vmbus_channel *ch;
+    uint32_t needed;
+};
+
+static int space_or_gone(void *p)
+{
+    struct space_wait *w = p;
+    int64_t free_bytes = vmbus_ring_free(&w->ch->out);
+    return free_bytes < 0 || (uint64_t)free_bytes > w->needed || w->ch->rescinded;
+}
+
+int vmbus_send_wait(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
+                    const void *payload, uint32_t len, uint64_t timeout_us)
+{
+    int r = vmbus_send(ch, type, flags, trans_id, payload, len);
+    if (r != VMBUS_EAGAIN)
+        return r;
+    struct space_wait w = {ch, vmbus_packet_total(len)};
+    ch->out.ctl->pending_send_sz = w.needed; /* we set feature bit b0: the host signals on room */
+    vmbus_mb();
+    int room = vmbus_wait(space_or_gone, &w, timeout_us);
+    ch->out.ctl->pending_send_sz = 0;
+    if (!room)
+        return VMBUS_ETIMEDOUT;
+    return vmbus_send(ch, type, flags, trans_id, payload, len);
+}
+
+int vmbus_recv(struct vmbus_channel *ch, struct vmbus_packet *pkt, void *buf, uint32_t buflen)
+{
+    if (ch->broken)
+        return VMBUS_EPROTO;
+    int r = vmbus_ring_read(&ch->in, pkt, buf, buflen);
+    if (r == VMBUS_EPROTO)
+        mark_broken(ch, "inbound");
+    return r;
+}

@@ -1,0 +1,91 @@
+/* internal.h - state and functions shared by the VMBus client library's source files.
+ *
+ * Not for drivers or guests (they include vmbus/vmbus.h). Ownership: `vmbus_conn` fields other
+ * than the message FIFO, the channel table and the GPADL table are written by the main context
+ * only; the SINT2 handler reads the channel table and pushes to the FIFO.
+ */
+#ifndef VMBUS_INTERNAL_H
+#define VMBUS_INTERNAL_H
+
+#include "hvsim/sync.h"
+#include "vmbus/vmbus.h"
+
+#define VMBUS_MAX_CHANNELS 32u
+#define VMBUS_MAX_DRIVERS 8u
+#define VMBUS_FIFO_LEN 64u
+
+struct vmbus_fifo_msg {
+    uint32_t size;
+    uint8_t data[VMBUS_MAX_MESSAGE];
+};
+
+struct vmbus_conn {
+    uint32_t version;      /* negotiated; 0 = not connected */
+    uint32_t msg_conn_id;  /* PostMessage connection id after VERSION_RESPONSE */
+    uint32_t main_vp;      /* runtime VP number of the main context */
+    uint32_t main_vp_index;
+    /* waits of the main context, set by message handlers */
+    volatile uint32_t connecting, version_done;
+    struct vmbus_version_response version_resp;
+    volatile uint32_t all_offers_delivered, unload_done;
+    uint32_t next_gpadl;
+    /* inbound messages, oldest first */
+    spinlock_t fifo_lock;
+    volatile uint32_t fifo_head, fifo_tail;
+    struct vmbus_fifo_msg fifo[VMBUS_FIFO_LEN];
+    /* offers and drivers */
+    void (*offer_hook)(struct vmbus_channel *ch);
+    struct vmbus_driver *drivers[VMBUS_MAX_DRIVERS];
+    uint32_t driver_count;
+    volatile uint32_t vps_ready;
+};
+extern struct vmbus_conn vmbus_conn;
+
+/* barriers: x86 keeps loads and stores in order except store->load, which needs mfence */
+static inline void vmbus_mb(void) { __asm__ volatile("mfence" ::: "memory"); }
+static inline void vmbus_barrier(void) { __asm__ volatile("" ::: "memory"); }
+
+/* isr.c */
+int vmbus_fifo_pop(struct vmbus_fifo_msg *out);
+int vmbus_fifo_empty(void);
+void vmbus_drain_slot(void); /* interrupts disabled, on the VP whose slot is drained */
+
+/* connection.c */
+int vmbus_post(const void *msg, uint32_t size);
+/* Halts until cond(arg) (processing messages meanwhile) or timeout; 1 if cond held. */
+int vmbus_wait(int (*cond)(void *arg), void *arg, uint64_t timeout_us);
+void vmbus_process_messages(void);
+void vmbus_protocol_error(const char *what, uint32_t value);
+
+/* offers.c */
+void vmbus_on_offer(const struct vmbus_offer_channel *o);
+void vmbus_on_rescind(uint32_t relid);
+struct vmbus_channel *vmbus_relid_to_channel(uint32_t relid);
+void vmbus_offers_poll(void);
+
+/* gpadl.c */
+int vmbus_gpadl_create(struct vmbus_channel *ch, void *buf, uint32_t pages, uint32_t *handle);
+int vmbus_gpadl_teardown(struct vmbus_channel *ch, uint32_t handle);
+void vmbus_gpadl_teardown_all(struct vmbus_channel *ch);
+void vmbus_on_gpadl_created(const struct vmbus_gpadl_created *m);
+void vmbus_on_gpadl_torndown(const struct vmbus_gpadl_torndown *m);
+
+/* channel.c */
+void vmbus_channel_dispatch(struct vmbus_channel *ch); /* interrupts disabled */
+void vmbus_on_open_result(const struct vmbus_open_result *m);
+void vmbus_on_modify_response(const struct vmbus_modify_channel_response *m);
+
+/* ring.c: the §6 algorithms on one ring, no locking, no signalling */
+void vmbus_ring_init(struct vmbus_ring *r, uint8_t *pages, uint32_t page_count);
+/* 0 (*signal = whether hv_signal_on_write asks for a signal), VMBUS_EAGAIN, VMBUS_EPROTO, VMBUS_EINVAL */
+int vmbus_ring_write(struct vmbus_ring *r, const struct vmbus_packet_desc *d, const void *payload, uint32_t len,
+                     int *signal);
+int vmbus_ring_read(struct vmbus_ring *r, struct vmbus_packet *pkt, void *buf, uint32_t buflen);
+/* Publishes the read position; 1 if the pending_send_sz rule asks to signal the producer. */
+int vmbus_ring_commit(struct vmbus_ring *r);
+int vmbus_ring_has_data(const struct vmbus_ring *r); /* 1, 0, or VMBUS_EPROTO */
+/* Outbound: free bytes (as the producer computes them), or VMBUS_EPROTO. */
+int64_t vmbus_ring_free(const struct vmbus_ring *r);
+uint32_t vmbus_packet_total(uint32_t payload_len); /* descriptor + padded payload + trailer */
+
+#endif

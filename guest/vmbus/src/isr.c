@@ -1,0 +1,140 @@
+/* isr.c - per-VP SynIC setup and the SINT2 interrupt handler (PROTOCOL.md §4.3, §4.4, §9.2).
+ *
+ * The handler runs on whichever VP took SINT2. Event flags first: every set bit of this VP's SIEF
+ * SINT2 bitmap is test-and-cleared with `lock btr`; bit 0 is skipped; the channel is looked up by
+ * relid (so an interrupt still latched on a VP the channel no longer targets is served too).
+ * Then the message slot: each message is copied into the FIFO and the slot released (NONE, then
+ * EOM if msg_pending). When the FIFO is full the message stays in the slot, which holds back
+ * the host's queue until the main context has made room and drains the slot itself.
+ */
+#include "hvsim/boot_info.h"
+#include "hvsim/console.h"
+#include "hvsim/cpu.h"
+#include "hvsim/hyperv.h"
+#include "hvsim/idt.h"
+#include "hvsim/string.h"
+#include "hvsim/vp.h"
+#include "internal.h"
+
+#define AP_READY_WAIT_CYCLES 400000000ull
+
+static int test_and_clear(volatile uint64_t *word, unsigned bit)
+{
+    uint8_t was;
+    __asm__ volatile("lock btrq %2, %0; setc %1" : "+m"(*word), "=q"(was) : "r"((uint64_t)bit) : "memory", "cc");
+    return was;
+}
+
+/* Runs the callbacks of the channels flagged on this VP; returns how many ran. */
+static unsigned scan_event_flags(void)
+{
+    unsigned ran = 0;
+    volatile uint64_t *flags = hv_sint_event_flags(VMBUS_SINT);
+    if (!flags)
+        return 0;
+    for (unsigned w = 0; w < HV_EVENT_FLAGS_COUNT / 64u; w++) {
+        uint64_t bits = flags[w];
+        while (bits) {
+            unsigned bit = (unsigned)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            if (!test_and_clear(&flags[w], bit))
+                continue;
+            uint32_t relid = w * 64u + bit;
+            struct vmbus_channel *ch = relid ? vmbus_relid_to_channel(relid) : 0;
+            if (!ch)
+                continue;
+            ch->interrupts++;
+            vmbus_channel_dispatch(ch);
+            ran++;
+        }
+    }
+    return ran;
+}
+
+void vmbus_drain_slot(void)
+{
+    struct hv_message *m = hv_sint_slot(VMBUS_SINT);
+    if (!m)
+        return;
+    for (;;) {
+        uint32_t type = m->type;
+        if (type == HVMSG_NONE)
+            return;
+        vmbus_barrier(); /* type read before the payload */
+        spin_lock(&vmbus_conn.fifo_lock);
+        uint32_t tail = vmbus_conn.fifo_tail;
+        int full = tail - vmbus_conn.fifo_head >= VMBUS_FIFO_LEN;
+        if (!full && type == VMBUS_MESSAGE_TYPE) {
+            struct vmbus_fifo_msg *e = &vmbus_conn.fifo[tail % VMBUS_FIFO_LEN];
+            uint32_t size = m->payload_size;
+            e->size = size > VMBUS_MAX_MESSAGE ? VMBUS_MAX_MESSAGE : size;
+            for (unsigned i = 0; i < VMBUS_MAX_MESSAGE / 8u; i++) {
+                uint64_t q = m->payload[i];
+                memcpy(e->data + 8u * i, &q, 8);
+            }
+            vmbus_conn.fifo_tail = tail + 1;
+        }
+        spin_unlock(&vmbus_conn.fifo_lock);
+        if (full)
+            return;
+        hv_message_release(m); /* other message types are dropped (none are expected on SINT2) */
+    }
+}
+
+int vmbus_fifo_pop(struct vmbus_fifo_msg *out)
+{
+    uint64_t flags = read_rflags();
+    cli();
+    spin_lock(&vmbus_conn.fifo_lock);
+    int got = vmbus_conn.fifo_head != vmbus_conn.fifo_tail;
+    if (got) {
+        *out = vmbus_conn.fifo[vmbus_conn.fifo_head % VMBUS_FIFO_LEN];
+        vmbus_conn.fifo_head++;
+    }
+    spin_unlock(&vmbus_conn.fifo_lock);
+    write_rflags(flags);
+    return got;
+}
+
+int vmbus_fifo_empty(void)
+{
+    return atomic_load_u32(&vmbus_conn.fifo_head) == atomic_load_u32(&vmbus_conn.fifo_tail);
+}
+
+static void vmbus_isr(struct trap_frame *tf)
+{
+    (void)tf;
+    if (scan_event_flags() && this_vp() != vmbus_conn.main_vp)
+        hv_kick(vmbus_conn.main_vp); /* the main context may be halted waiting for this callback */
+    vmbus_drain_slot();
+    lapic_eoi();
+}
+
+int vmbus_vp_init(void)
+{
+    idt_install();
+    if (this_vp() == 0) {
+        idt_set_handler(VMBUS_SINT_VECTOR, vmbus_isr);
+        int r = hv_init();
+        if (r)
+            return r;
+    } else {
+        uint64_t deadline = rdtsc() + AP_READY_WAIT_CYCLES;
+        while (!hv_ready() && rdtsc() < deadline)
+            pause();
+        if (!hv_ready())
+            return HV_E_NO_HYPERV;
+    }
+    int r = hv_synic_enable();
+    if (r)
+        return r;
+    hv_sint_unmask(VMBUS_SINT, VMBUS_SINT_VECTOR);
+    atomic_fetch_add_u32(&vmbus_conn.vps_ready, 1);
+    return 0;
+}
+
+void vmbus_ap_idle(void)
+{
+    for (;;)
+        __asm__ volatile("sti; hlt" ::: "memory");
+}

@@ -1,0 +1,165 @@
+/* offers.c - the offer table, drivers, rescind and relid release (PROTOCOL.md §5.4, §5.6, §10).
+ *
+ * OFFERCHANNEL is validated before anything is kept: relid 1..2047, not already in use (a
+ * duplicate is a protocol error, printed and ignored), a non-zero event connection id. An offer
+ * the guest cannot hold (table full, no connection id) is answered at once with RELID_RELEASED,
+ * as Linux does when offer processing fails.
+ * RESCIND marks the channel (every wait on it ends with VMBUS_ENODEV; callbacks stop) and leaves
+ * the clean-up to vmbus_poll(): the driver's remove(), close if still open, teardown of the
+ * channel's remaining GPADLs, then RELID_RELEASED and the slot is free again. A rescind for an
+ * unknown relid, or a second rescind, is ignored.
+ */
+#include "hvsim/console.h"
+#include "hvsim/cpu.h"
+#include "hvsim/string.h"
+#include "internal.h"
+
+static struct vmbus_channel channels[VMBUS_MAX_CHANNELS];
+static volatile uint8_t relid_slot[VMBUS_MAX_RELID + 1]; /* slot + 1; 0 = no channel */
+
+struct vmbus_channel *vmbus_relid_to_channel(uint32_t relid)
+{
+    if (relid == 0 || relid > VMBUS_MAX_RELID)
+        return 0;
+    uint32_t s = relid_slot[relid];
+    if (!s)
+        return 0;
+    struct vmbus_channel *ch = &channels[s - 1];
+    return ch->relid == relid && ch->state != VMBUS_CH_FREE ? ch : 0;
+}
+
+struct vmbus_channel *vmbus_channel_at(uint32_t i)
+{
+    return i < VMBUS_MAX_CHANNELS ? &channels[i] : 0;
+}
+
+struct vmbus_channel *vmbus_find_channel(const struct vmbus_guid *class_id)
+{
+    for (uint32_t i = 0; i < VMBUS_MAX_CHANNELS; i++) {
+        struct vmbus_channel *ch = &channels[i];
+        if (ch->state != VMBUS_CH_FREE && !ch->rescinded && vmbus_guid_equal(&ch->if_type, class_id))
+            return ch;
+    }
+    return 0;
+}
+
+void vmbus_register_driver(struct vmbus_driver *drv)
+{
+    if (vmbus_conn.driver_count < VMBUS_MAX_DRIVERS)
+        vmbus_conn.drivers[vmbus_conn.driver_count++] = drv;
+}
+
+void vmbus_set_offer_hook(void (*hook)(struct vmbus_channel *ch))
+{
+    vmbus_conn.offer_hook = hook;
+}
+
+static void release_relid(uint32_t relid)
+{
+    struct vmbus_relid_msg msg = {{CHANNELMSG_RELID_RELEASED, 0}, relid};
+    vmbus_post(&msg, sizeof(msg));
+}
+
+void vmbus_on_offer(const struct vmbus_offer_channel *o)
+{
+    uint32_t relid = o->child_relid;
+    if (relid == 0 || relid > VMBUS_MAX_RELID) {
+        vmbus_protocol_error("OFFERCHANNEL with child_relid out of range", relid);
+        return;
+    }
+    if (relid_slot[relid]) {
+        vmbus_protocol_error("OFFERCHANNEL for a relid already in use", relid);
+        return;
+    }
+    if (!o->connection_id) {
+        vmbus_protocol_error("OFFERCHANNEL with connection id 0 for relid", relid);
+        release_relid(relid);
+        return;
+    }
+    struct vmbus_channel *ch = 0;
+    for (uint32_t i = 0; i < VMBUS_MAX_CHANNELS && !ch; i++)
+        if (channels[i].state == VMBUS_CH_FREE)
+            ch = &channels[i];
+    if (!ch) {
+        printf("vmbus: channel table full, offer relid %u released\n", relid);
+        release_relid(relid);
+        return;
+    }
+    ch->relid = relid;
+    ch->connection_id = o->connection_id;
+    ch->sub_channel_index = o->sub_channel_index;
+    ch->chn_flags = o->chn_flags;
+    ch->if_type = o->if_type;
+    ch->if_instance = o->if_instance;
+    ch->rescinded = 0;
+    ch->broken = 0;
+    ch->announced = 0;
+    ch->cleanup_pending = 0;
+    ch->driver = 0;
+    ch->callback = 0;
+    ch->context = 0;
+    ch->interrupts = ch->events = ch->intr_out_empty = ch->intr_in_full = ch->out_full = 0;
+    vmbus_mb();
+    ch->state = VMBUS_CH_OFFERED;
+    relid_slot[relid] = (uint8_t)(ch - channels + 1);
+}
+
+void vmbus_on_rescind(uint32_t relid)
+{
+    struct vmbus_channel *ch = vmbus_relid_to_channel(relid);
+    if (!ch) {
+        if (relid == 0 || relid > VMBUS_MAX_RELID)
+            vmbus_protocol_error("RESCIND_CHANNELOFFER with child_relid out of range", relid);
+        return; /* the offer failed and was released already */
+    }
+    if (ch->rescinded)
+        return; /* duplicate */
+    ch->rescinded = 1;
+    ch->cleanup_pending = 1;
+}
+
+static void cleanup(struct vmbus_channel *ch)
+{
+    ch->cleanup_pending = 0;
+    if (ch->driver && ch->driver->remove)
+        ch->driver->remove(ch);
+    if (ch->state == VMBUS_CH_OPEN)
+        vmbus_close(ch);
+    vmbus_gpadl_teardown_all(ch);
+    uint32_t relid = ch->relid;
+    relid_slot[relid] = 0;
+    vmbus_mb();
+    ch->state = VMBUS_CH_FREE;
+    release_relid(relid);
+}
+
+static void announce(struct vmbus_channel *ch)
+{
+    ch->announced = 1;
+    if (vmbus_conn.offer_hook)
+        vmbus_conn.offer_hook(ch);
+    for (uint32_t i = 0; i < vmbus_conn.driver_count; i++) {
+        struct vmbus_driver *drv = vmbus_conn.drivers[i];
+        if (!vmbus_guid_equal(&drv->class_id, &ch->if_type))
+            continue;
+        ch->driver = drv;
+        int r = drv->probe ? drv->probe(ch) : VMBUS_OK;
+        if (r)
+            printf("vmbus: %s: probe of relid %u failed (%d)\n", drv->name, ch->relid, r);
+        return;
+    }
+}
+
+void vmbus_offers_poll(void)
+{
+    for (uint32_t i = 0; i < VMBUS_MAX_CHANNELS; i++) {
+        struct vmbus_channel *ch = &channels[i];
+        if (ch->state == VMBUS_CH_FREE)
+            continue;
+        if (!ch->announced && !ch->rescinded)
+            announce(ch);
+        vmbus_process_messages(); /* a rescind may have arrived meanwhile */
+        if (ch->cleanup_pending)
+            cleanup(ch);
+    }
+}

@@ -1,0 +1,96 @@
+// One VMBus channel as the host sees it: its offer (relid, event connection id, device), its
+// state, and while open its two rings, its interrupt target (with the retarget lag) and the
+// signalling bookkeeping Hyper-V's rules need (PROTOCOL.md §6, §8.3, §9).
+//
+// The Channel is the device's ChannelIo: send() writes the host->guest ring and interrupts the
+// guest only when the ring rules say so. guest_signal() takes a guest->host signal and decides
+// whether it was necessary (the guest->host ring went from empty to non-empty as far as the host
+// knows, i.e. no drain was already due, or a pending_send_sz wait of the host ended); drain()
+// consumes the guest->host ring with interrupt_mask set, hands each packet to the device and
+// signals the guest per the pending_send_sz rule. A ring violation marks the channel broken: the
+// host stops touching its rings and traces why.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/vmbus/ring.h"
+#include "models/vmbus/vmbus_device.h"
+#include "models/vmbus/vmbus_platform.h"
+
+namespace hvsim::vmbus {
+
+enum class ChannelState : uint8_t {
+  kOffered,    // offered (or waiting for REQUESTOFFERS), not open
+  kOpen,
+  kRescinded,  // RESCIND_CHANNELOFFER sent; waiting for RELID_RELEASED
+};
+const char* channel_state_name(ChannelState s);
+
+class Channel final : public ChannelIo {
+ public:
+  Channel(uint32_t relid, VmbusDevice& device, VmbusPlatform& platform, Tracer& tracer);
+
+  struct OpenState {
+    uint32_t gpadl = 0;
+    uint32_t openid = 0;
+    VpIndex target_vp = 0;
+    std::optional<VpIndex> old_vp;  // retarget lag: interrupts still go here until lag_until
+    VirtualTime lag_until;
+    HostRing out;  // guest->host (host consumes)
+    HostRing in;   // host->guest (host produces)
+    std::optional<VirtualTime> drain_due;
+    bool space_wait = false;  // the host->guest ring was full: device waits for space
+    bool broken = false;
+  };
+
+  // --- ChannelIo (the device's side) ---
+  bool send(uint16_t type, uint16_t flags, uint64_t trans_id, std::span<const uint8_t> payload) override;
+  uint32_t vmbus_version() const override { return version_; }
+  void set_version(uint32_t v) { version_ = v; }
+  uint32_t relid() const override { return relid_; }
+  uint64_t reference_time(VirtualTime now) const override { return platform_.reference_time(now); }
+  void trace(VirtualTime now, std::string_view event, std::initializer_list<TraceField> fields) override;
+
+  // --- the host's side ---
+  // The time of the host call in progress: device calls made from it (send) happen then.
+  void set_now(VirtualTime now) { now_ = now; }
+  // Opens with rings over the GPADL's pages [0, downstream) (guest->host) and [downstream, end).
+  void open(OpenState&& s, VirtualTime now);
+  // Drops the rings; the device is told (closed()).
+  void close(VirtualTime now);
+  // A guest->host signal at `now`; returns whether it was necessary. Schedules a drain.
+  bool guest_signal(VirtualTime now, VirtualTime latency);
+  // Consumes the guest->host ring (if a drain is due at `now`).
+  void drain(VirtualTime now);
+  // MODIFYCHANNEL: later interrupts go to `vp`; the old target keeps getting them until now + lag.
+  void retarget(VpIndex vp, VirtualTime now, VirtualTime lag);
+  // The VP a host->guest interrupt goes to at `now`.
+  VpIndex interrupt_vp(VirtualTime now) const;
+  std::optional<VirtualTime> next_deadline() const;
+
+  uint32_t connection_id() const { return kEventConnectionBase + relid_; }
+  VmbusDevice& device() { return device_; }
+  const OpenState* open_state() const { return open_ ? &*open_ : nullptr; }
+
+  ChannelState state = ChannelState::kOffered;
+  bool offer_sent = false;
+  std::vector<uint32_t> deferred_teardowns;  // ring GPADL teardown asked while open
+  uint64_t packets_in = 0, packets_out = 0, signals_in = 0, signals_out = 0;
+
+ private:
+  void signal_guest(VirtualTime now);
+  void broken(VirtualTime now, std::string_view ring, const std::string& why);
+
+  uint32_t relid_;
+  VmbusDevice& device_;
+  VmbusPlatform& platform_;
+  Tracer& tracer_;
+  uint32_t version_ = 0;
+  std::optional<OpenState> open_;
+  VirtualTime now_;  // of the host call in progress (send() has no time argument)
+};
+
+}  // namespace hvsim::vmbus

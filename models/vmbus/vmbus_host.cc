@@ -1,0 +1,288 @@
+// VmbusHost: guest input queues, poll loop, outbox, offers, rescind, close and disconnect.
+// The per-message handlers are in vmbus_host_messages.cc.
+#include "models/vmbus/vmbus_host.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "sim/core/status.h"
+
+namespace hvsim::vmbus {
+
+VmbusHost::VmbusHost(VmbusHostParams params, PhysicalMemory& mem, VmbusPlatform& platform, Tracer& tracer)
+    : params_(std::move(params)),
+      mem_(mem),
+      platform_(platform),
+      tracer_(tracer),
+      offer_rng_(params_.seed, "vmbus/offer_order"),
+      gpadls_(params_.gpadl_cap_bytes) {}
+
+VmbusHost::~VmbusHost() = default;
+
+void VmbusHost::add_device(std::unique_ptr<VmbusDevice> device, bool offered) {
+  const std::string& name = device->desc().name;
+  if (slot_of(name)) throw UsageError("VMBus device name '" + name + "' is used twice");
+  devices_.push_back(DeviceSlot{std::move(device), offered, std::nullopt, std::nullopt});
+}
+
+VmbusHost::DeviceSlot* VmbusHost::slot_of(std::string_view name) {
+  for (DeviceSlot& d : devices_)
+    if (d.device->desc().name == name) return &d;
+  return nullptr;
+}
+
+VmbusDevice* VmbusHost::device(std::string_view name) {
+  DeviceSlot* d = slot_of(name);
+  return d ? d->device.get() : nullptr;
+}
+
+std::vector<std::string> VmbusHost::device_names() const {
+  std::vector<std::string> out;
+  for (const DeviceSlot& d : devices_) out.push_back(d.device->desc().name);
+  return out;
+}
+
+std::vector<uint32_t> VmbusHost::message_connection_ids() const {
+  std::vector<uint32_t> ids{kMessageConnectionId};
+  // An older host has no port behind connection id 4: Linux then falls back to older versions.
+  if (std::any_of(params_.versions.begin(), params_.versions.end(), [](uint32_t v) { return v >= kVersionWin10V5; }))
+    ids.push_back(kMessageConnectionIdV5);
+  return ids;
+}
+
+const Channel* VmbusHost::channel(uint32_t relid) const {
+  auto it = channels_.find(relid);
+  return it == channels_.end() ? nullptr : it->second.get();
+}
+
+Channel* VmbusHost::find_channel(uint32_t relid) {
+  auto it = channels_.find(relid);
+  return it == channels_.end() ? nullptr : it->second.get();
+}
+
+const Channel* VmbusHost::channel_of(std::string_view device) const {
+  for (const DeviceSlot& d : devices_)
+    if (d.device->desc().name == device && d.relid) return channel(*d.relid);
+  return nullptr;
+}
+
+// --- guest input ---
+
+uint16_t VmbusHost::post_message(VpIndex vp, uint32_t connection_id, std::span<const uint8_t> msg, VirtualTime now) {
+  if (inbox_.size() >= kInboxDepth) return kHvStatusInsufficientBuffers;  // Linux backs off and retries
+  inbox_.push_back(Inbound{now + params_.latency, vp, connection_id, false, {msg.begin(), msg.end()}});
+  return kHvStatusSuccess;
+}
+
+uint16_t VmbusHost::signal_event(VpIndex vp, uint32_t connection_id, uint16_t flag, VirtualTime now) {
+  if (connection_id <= kEventConnectionBase || connection_id > kEventConnectionBase + kMaxRelid)
+    return kHvStatusInvalidConnectionId;
+  Channel* c = find_channel(connection_id - kEventConnectionBase);
+  if (!c) return kHvStatusInvalidConnectionId;
+  (void)flag;  // offers carry flag 0; any flag number reaches the same channel
+  // Signals are handled at once (they only read ring state the guest already published); the
+  // drain itself happens `latency` later, as on a real host.
+  handle_signal(Inbound{now, vp, connection_id, true, {}}, now);
+  return kHvStatusSuccess;
+}
+
+void VmbusHost::handle_signal(const Inbound& in, VirtualTime now) {
+  Channel* c = find_channel(in.connection_id - kEventConnectionBase);
+  if (!c) return;
+  bool necessary = c->guest_signal(now, params_.latency);
+  tracer_.emit(TracePoint::kVmbusSignal, now, static_cast<int>(in.vp),
+               {TraceField::str_("dir", "guest->host"), TraceField::u64("relid", c->relid()),
+                TraceField::boolean("necessary", necessary)});
+  if (necessary) return;
+  ++unnecessary_signals_;
+  tracer_.emit(TracePoint::kVmbusRuleViolation, now, static_cast<int>(in.vp),
+               {TraceField::str_("rule", "unnecessary_signal"), TraceField::u64("relid", c->relid()),
+                TraceField::str_("detail", c->state == ChannelState::kOpen
+                                               ? "guest->host ring was not empty (or the host was already draining) and no space wait ended"
+                                               : "channel is not open")});
+  if (throttle_.count(c->relid(), now, params_.throttle)) {
+    VirtualTime until = now + params_.throttle.suspend;
+    tracer_.emit(TracePoint::kVmbusThrottle, now, static_cast<int>(in.vp),
+                 {TraceField::u64("relid", c->relid()), TraceField::u64("threshold", params_.throttle.threshold),
+                  TraceField::u64("window_ns", params_.throttle.window.ns()), TraceField::u64("until_ns", until.ns())});
+    platform_.suspend_vp(in.vp, until);
+  }
+}
+
+// --- poll ---
+
+std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
+  while (!inbox_.empty() && inbox_.front().due <= now) {
+    Inbound in = std::move(inbox_.front());
+    inbox_.pop_front();
+    handle_message(in, now);
+  }
+  for (auto& [relid, c] : channels_) {
+    c->set_now(now);
+    c->drain(now);
+  }
+  for (DeviceSlot& d : devices_) d.deadline = d.device->poll(now);
+  flush_outbox(now);
+
+  std::optional<VirtualTime> next;
+  auto consider = [&](std::optional<VirtualTime> t) {
+    if (t && (!next || *t < *next)) next = t;
+  };
+  if (!inbox_.empty()) consider(inbox_.front().due);
+  for (auto& [relid, c] : channels_) consider(c->next_deadline());
+  for (const DeviceSlot& d : devices_) consider(d.deadline);
+  if (!outbox_.empty()) consider(now + params_.latency);  // retry a full SynIC queue
+  if (next && *next < now) next = now;
+  return next;
+}
+
+// --- output ---
+
+void VmbusHost::send(std::span<const uint8_t> msg, VirtualTime now) {
+  uint32_t type = 0;
+  std::memcpy(&type, msg.data(), sizeof type);
+  tracer_.emit(TracePoint::kVmbusMsgOut, now, reply_to_ ? static_cast<int>(reply_to_->vp) : kNoVp,
+               {TraceField::str_("type", msg_type_name(type)), TraceField::u64("size", msg.size())});
+  if (outbox_.size() >= kOutboxDepth) {
+    protocol_error(now, "outbox full: the guest does not drain its SINT2 message slot; message dropped",
+                   {TraceField::str_("type", msg_type_name(type))});
+    return;
+  }
+  outbox_.emplace_back(msg.begin(), msg.end());
+  flush_outbox(now);
+}
+
+void VmbusHost::flush_outbox(VirtualTime now) {
+  while (!outbox_.empty() && reply_to_) {
+    MessageDelivery d = platform_.post_message(reply_to_->vp, reply_to_->sint, outbox_.front(), now);
+    if (d == MessageDelivery::kBusy) return;
+    if (d == MessageDelivery::kRejected) {
+      uint32_t type = 0;
+      std::memcpy(&type, outbox_.front().data(), sizeof type);
+      protocol_error(now, "message not deliverable (SynIC or message page disabled on the target VP); dropped",
+                     {TraceField::str_("type", msg_type_name(type)), TraceField::u64("target_vp", reply_to_->vp)});
+    }
+    outbox_.pop_front();
+  }
+}
+
+void VmbusHost::protocol_error(VirtualTime now, std::string_view what, std::initializer_list<TraceField> fields) {
+  std::vector<TraceField> all{TraceField::str_("error", what)};
+  all.insert(all.end(), fields.begin(), fields.end());
+  tracer_.emit(TracePoint::kVmbusProtocol, now, kNoVp, all);
+}
+
+void VmbusHost::set_state(Channel& c, ChannelState s, VirtualTime now) {
+  c.state = s;
+  tracer_.emit(TracePoint::kVmbusChannel, now, kNoVp,
+               {TraceField::u64("relid", c.relid()), TraceField::str_("device", c.device().desc().name),
+                TraceField::str_("state", channel_state_name(s))});
+}
+
+// --- offers ---
+
+uint32_t VmbusHost::allocate_relid() const {
+  for (uint32_t r = 1; r <= kMaxRelid; ++r)
+    if (!channels_.count(r)) return r;
+  return 0;
+}
+
+void VmbusHost::send_offer(Channel& c, VirtualTime now) {
+  const DeviceDesc& d = c.device().desc();
+  OfferChannel m{};
+  m.hdr.msgtype = static_cast<uint32_t>(MsgType::kOfferChannel);
+  m.if_type = d.class_id;
+  m.if_instance = d.instance_id;
+  m.chn_flags = d.chn_flags;
+  m.mmio_megabytes = d.mmio_megabytes;
+  std::memcpy(m.user_def, d.user_def, sizeof m.user_def);
+  m.child_relid = c.relid();
+  m.is_dedicated_interrupt = 1;
+  m.connection_id = c.connection_id();
+  c.offer_sent = true;
+  send(m, now);
+}
+
+bool VmbusHost::offer(std::string_view name, VirtualTime now) {
+  DeviceSlot* d = slot_of(name);
+  if (!d || d->relid) return false;
+  uint32_t relid = allocate_relid();
+  if (relid == 0) return false;
+  d->relid = relid;
+  auto c = std::make_unique<Channel>(relid, *d->device, platform_, tracer_);
+  Channel& ch = *c;
+  channels_[relid] = std::move(c);
+  set_state(ch, ChannelState::kOffered, now);
+  if (conn_ && conn_->offers_requested) send_offer(ch, now);
+  return true;
+}
+
+bool VmbusHost::rescind(std::string_view name, VirtualTime now) {
+  DeviceSlot* d = slot_of(name);
+  if (!d || !d->relid) return false;
+  Channel* c = find_channel(*d->relid);
+  if (!c || c->state == ChannelState::kRescinded) return false;
+  close_channel(*c, now, "rescind");
+  set_state(*c, ChannelState::kRescinded, now);
+  if (c->offer_sent) {
+    RescindChannelOffer m{};
+    m.hdr.msgtype = static_cast<uint32_t>(MsgType::kRescindChannelOffer);
+    m.child_relid = c->relid();
+    send(m, now);
+  } else {
+    // The guest never saw the offer: the relid is free again at once.
+    d->relid.reset();
+    channels_.erase(c->relid());
+  }
+  return true;
+}
+
+// --- close / disconnect ---
+
+void VmbusHost::close_channel(Channel& c, VirtualTime now, const char* why) {
+  if (c.state != ChannelState::kOpen) return;
+  c.close(now);
+  throttle_.forget(c.relid());
+  c.state = ChannelState::kOffered;
+  tracer_.emit(TracePoint::kVmbusChannel, now, kNoVp,
+               {TraceField::u64("relid", c.relid()), TraceField::str_("device", c.device().desc().name),
+                TraceField::str_("state", "closed"), TraceField::str_("why", why)});
+  finish_teardowns(c, now);
+}
+
+void VmbusHost::finish_teardowns(Channel& c, VirtualTime now) {
+  for (uint32_t handle : c.deferred_teardowns) {
+    if (!gpadls_.teardown(handle)) continue;
+    tracer_.emit(TracePoint::kVmbusGpadl, now, kNoVp,
+                 {TraceField::hex("gpadl", handle), TraceField::str_("result", "torndown"),
+                  TraceField::u64("total_bytes", gpadls_.charged_bytes())});
+    GpadlTorndown m{};
+    m.hdr.msgtype = static_cast<uint32_t>(MsgType::kGpadlTorndown);
+    m.gpadl = handle;
+    send(m, now);
+  }
+  c.deferred_teardowns.clear();
+}
+
+// UNLOAD or a reconnect: every channel closes, GPADLs are forgotten, rescinded channels are
+// released, and offers go back to the state before REQUESTOFFERS.
+void VmbusHost::disconnect(VirtualTime now) {
+  for (auto& [relid, c] : channels_) {
+    c->deferred_teardowns.clear();
+    close_channel(*c, now, "disconnect");
+    c->offer_sent = false;
+  }
+  for (DeviceSlot& d : devices_) {
+    if (!d.relid) continue;
+    Channel* c = find_channel(*d.relid);
+    if (c && c->state == ChannelState::kRescinded) {
+      channels_.erase(*d.relid);
+      d.relid.reset();
+    }
+  }
+  gpadls_.clear();
+  outbox_.clear();
+  conn_.reset();
+}
+
+}  // namespace hvsim::vmbus

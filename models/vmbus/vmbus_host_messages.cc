@@ -1,0 +1,345 @@
+// VmbusHost: one handler per guest->host channel message (PROTOCOL.md §5.3-§5.7, §9.3, §10.1).
+// Every handler checks the message size before reading a field; a message that breaks the
+// protocol is traced (vmbus.protocol_error) with what the host did about it.
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "models/vmbus/vmbus_host.h"
+
+namespace hvsim::vmbus {
+
+namespace {
+
+template <typename T>
+bool read_msg(std::span<const uint8_t> m, T& out) {
+  if (m.size() < sizeof(T)) return false;
+  std::memcpy(&out, m.data(), sizeof(T));
+  return true;
+}
+
+template <typename T>
+T header_only(MsgType type) {
+  T m{};
+  if constexpr (std::is_same_v<T, MsgHeader>) m.msgtype = static_cast<uint32_t>(type);
+  else m.hdr.msgtype = static_cast<uint32_t>(type);
+  return m;
+}
+
+// Minimum size of each guest->host message (header included), 0 = not a guest->host message.
+size_t min_size(MsgType t) {
+  switch (t) {
+    case MsgType::kRequestOffers: return sizeof(MsgHeader);
+    case MsgType::kOpenChannel: return sizeof(OpenChannel);
+    case MsgType::kCloseChannel: return sizeof(CloseChannel);
+    case MsgType::kGpadlHeader: return sizeof(GpadlHeader);
+    case MsgType::kGpadlBody: return sizeof(GpadlBody);
+    case MsgType::kGpadlTeardown: return sizeof(GpadlTeardown);
+    case MsgType::kRelidReleased: return sizeof(RelidReleased);
+    case MsgType::kInitiateContact: return sizeof(InitiateContact);
+    case MsgType::kUnload: return sizeof(MsgHeader);
+    case MsgType::kModifyChannel: return sizeof(ModifyChannel);
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+void VmbusHost::handle_message(const Inbound& in, VirtualTime now) {
+  std::span<const uint8_t> m(in.msg);
+  uint32_t type = 0;
+  if (m.size() >= 4) std::memcpy(&type, m.data(), 4);
+  tracer_.emit(TracePoint::kVmbusMsgIn, now, static_cast<int>(in.vp),
+               {TraceField::str_("type", msg_type_name(type)), TraceField::u64("size", m.size()),
+                TraceField::u64("connection_id", in.connection_id)});
+  size_t need = type < static_cast<uint32_t>(MsgType::kCount) ? min_size(static_cast<MsgType>(type)) : 0;
+  if (need == 0) {
+    protocol_error(now, "not a guest->host message type; ignored", {TraceField::u64("type", type)});
+    return;
+  }
+  if (m.size() < need) {
+    protocol_error(now, "message shorter than its type requires; ignored",
+                   {TraceField::str_("type", msg_type_name(type)), TraceField::u64("size", m.size()),
+                    TraceField::u64("expected", need)});
+    return;
+  }
+  MsgType t = static_cast<MsgType>(type);
+  if (t == MsgType::kInitiateContact) return on_initiate_contact(in, now);
+  if (!conn_) {
+    protocol_error(now, "message before INITIATE_CONTACT was accepted; ignored",
+                   {TraceField::str_("type", msg_type_name(type))});
+    return;
+  }
+  if (in.connection_id != kMessageConnectionId && conn_->version < kVersionWin10V5) {
+    protocol_error(now, "message on connection id 4 below version 5.0; handled anyway",
+                   {TraceField::u64("connection_id", in.connection_id)});
+  }
+  switch (t) {
+    case MsgType::kRequestOffers: return on_request_offers(now);
+    case MsgType::kOpenChannel: return on_open_channel(m, now);
+    case MsgType::kCloseChannel: return on_close_channel(m, now);
+    case MsgType::kGpadlHeader: return on_gpadl_header(m, now);
+    case MsgType::kGpadlBody: return on_gpadl_body(m, now);
+    case MsgType::kGpadlTeardown: return on_gpadl_teardown(m, now);
+    case MsgType::kRelidReleased: return on_relid_released(m, now);
+    case MsgType::kUnload: return on_unload(now);
+    case MsgType::kModifyChannel: return on_modify_channel(m, now);
+    default: break;
+  }
+}
+
+// §5.2, §5.6 step 2.
+void VmbusHost::on_initiate_contact(const Inbound& in, VirtualTime now) {
+  InitiateContact ic{};
+  read_msg(in.msg, ic);
+  uint32_t v = ic.vmbus_version_requested;
+  if (conn_) {
+    // A second INITIATE_CONTACT is a reconnect (kexec/kdump): tear everything down first, as
+    // OpenVMM does, then negotiate afresh.
+    protocol_error(now, "INITIATE_CONTACT while connected: disconnecting, then negotiating again");
+    disconnect(now);
+  }
+  bool known = std::find(params_.versions.begin(), params_.versions.end(), v) != params_.versions.end();
+  bool on_v5_port = in.connection_id == kMessageConnectionIdV5;
+  unsigned sint = kVmbusSint;
+  uint8_t state = 0;  // connection_state: 0 success, 2 failed (unknown)
+  if (known && v >= kVersionWin10V5) {
+    sint = static_cast<unsigned>(ic.interrupt_page_or_sint & 0xFF);
+    if (!on_v5_port || sint != kVmbusSint) known = false;  // OpenVMM: only SINT 2, only on id 4
+  }
+  if (known && ((ic.monitor_page1 == 0) != (ic.monitor_page2 == 0))) state = 2;  // both or neither
+  // Below 3.0 the host ignores target_vcpu and answers on VP 0.
+  VpIndex target = v >= kVersionWin8_1 ? ic.target_vcpu : 0;
+  if (target >= platform_.vp_count()) {
+    protocol_error(now, "INITIATE_CONTACT target_vcpu is not a VP; answering on VP 0",
+                   {TraceField::u64("target_vcpu", target)});
+    target = 0;
+  }
+  VersionResponse r = header_only<VersionResponse>(MsgType::kVersionResponse);
+  r.version_supported = known ? 1 : 0;
+  r.connection_state = state;
+  r.msg_conn_id = v >= kVersionWin10V5 ? kMessageConnectionId : v;
+  // The response goes out on the requested VP/SINT even when the version is refused.
+  reply_to_ = ReplyTarget{target, sint};
+  if (known && state == 0) conn_ = Connection{v, target, sint, false};
+  tracer_.emit(TracePoint::kVmbusChannel, now, static_cast<int>(target),
+               {TraceField::str_("state", known && state == 0 ? "connected" : "refused"),
+                TraceField::str_("version", version_name(v)), TraceField::u64("target_vp", target),
+                TraceField::u64("sint", sint)});
+  if (known && v >= kVersionCopper) {
+    // VERSION_RESPONSE2 (§5.4): supported_features follows; hvsim supports none of the 6.0 features.
+    uint8_t r2[sizeof r + 4] = {};
+    std::memcpy(r2, &r, sizeof r);
+    send(std::span<const uint8_t>(r2, sizeof r2), now);
+    return;
+  }
+  send(r, now);
+}
+
+// §5.6 step 3: one OFFERCHANNEL per channel in a seeded order, then ALLOFFERS_DELIVERED.
+void VmbusHost::on_request_offers(VirtualTime now) {
+  if (conn_->offers_requested) {
+    protocol_error(now, "second REQUESTOFFERS on one connection; ignored");
+    return;
+  }
+  for (DeviceSlot& d : devices_)
+    if (d.offer_at_start && !d.relid) offer(d.device->desc().name, now);
+  std::vector<Channel*> order;
+  for (auto& [relid, c] : channels_)
+    if (c->state == ChannelState::kOffered && !c->offer_sent) order.push_back(c.get());
+  // Fisher-Yates with the seeded stream: guests must not assume an order (vmbus.rst).
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[offer_rng_.below(i)]);
+  for (Channel* c : order) send_offer(*c, now);
+  conn_->offers_requested = true;
+  send(header_only<MsgHeader>(MsgType::kAllOffersDelivered), now);
+}
+
+void VmbusHost::gpadl_outcome(const GpadlTable::Outcome& o, VirtualTime now) {
+  using K = GpadlTable::Outcome::Kind;
+  if (o.kind == K::kIncomplete) return;
+  tracer_.emit(TracePoint::kVmbusGpadl, now, kNoVp,
+               {TraceField::hex("gpadl", o.handle), TraceField::u64("relid", o.relid),
+                TraceField::str_("result", o.kind == K::kCreated ? "created" : "failed"),
+                TraceField::str_("error", o.error), TraceField::u64("total_bytes", gpadls_.charged_bytes()),
+                TraceField::u64("cap_bytes", gpadls_.cap_bytes())});
+  GpadlCreated r = header_only<GpadlCreated>(MsgType::kGpadlCreated);
+  r.child_relid = o.relid;
+  r.gpadl = o.handle;
+  r.creation_status = o.kind == K::kCreated ? kStatusSuccess : kStatusUnsuccessful;
+  send(r, now);
+}
+
+void VmbusHost::on_gpadl_header(std::span<const uint8_t> m, VirtualTime now) {
+  GpadlHeader h{};
+  read_msg(m, h);
+  GpadlTable::Outcome o = gpadls_.on_header(m.data(), m.size());
+  if (o.kind == GpadlTable::Outcome::Kind::kFailed) {
+    o.handle = h.gpadl;
+    o.relid = h.child_relid;
+  }
+  gpadl_outcome(o, now);
+}
+
+void VmbusHost::on_gpadl_body(std::span<const uint8_t> m, VirtualTime now) {
+  GpadlBody b{};
+  read_msg(m, b);
+  GpadlTable::Outcome o = gpadls_.on_body(m.data(), m.size());
+  if (o.kind == GpadlTable::Outcome::Kind::kFailed && o.relid == 0) {
+    // A body for no pending GPADL: there is nothing to answer.
+    protocol_error(now, "GPADL_BODY for no pending GPADL; ignored",
+                   {TraceField::hex("gpadl", b.gpadl), TraceField::str_("detail", o.error)});
+    return;
+  }
+  gpadl_outcome(o, now);
+}
+
+void VmbusHost::on_gpadl_teardown(std::span<const uint8_t> m, VirtualTime now) {
+  GpadlTeardown t{};
+  read_msg(m, t);
+  if (!gpadls_.find(t.gpadl)) {
+    // §5.7: teardown of an unknown id gets no reply.
+    protocol_error(now, "GPADL_TEARDOWN of an unknown GPADL; no reply", {TraceField::hex("gpadl", t.gpadl)});
+    if (gpadls_.teardown(t.gpadl)) {
+      tracer_.emit(TracePoint::kVmbusGpadl, now, kNoVp,
+                   {TraceField::hex("gpadl", t.gpadl), TraceField::str_("result", "pending dropped")});
+    }
+    return;
+  }
+  for (auto& [relid, c] : channels_) {
+    const Channel::OpenState* o = c->open_state();
+    if (o && o->gpadl == t.gpadl) {
+      // A host must not release a ring still in use (§5.6 step 7): answered when the channel closes.
+      tracer_.emit(TracePoint::kVmbusRuleViolation, now, kNoVp,
+                   {TraceField::str_("rule", "gpadl_in_use"), TraceField::u64("relid", relid),
+                    TraceField::hex("gpadl", t.gpadl),
+                    TraceField::str_("detail", "teardown of an open channel's ring GPADL; deferred until close")});
+      c->deferred_teardowns.push_back(t.gpadl);
+      return;
+    }
+  }
+  gpadls_.teardown(t.gpadl);
+  tracer_.emit(TracePoint::kVmbusGpadl, now, kNoVp,
+               {TraceField::hex("gpadl", t.gpadl), TraceField::str_("result", "torndown"),
+                TraceField::u64("total_bytes", gpadls_.charged_bytes())});
+  GpadlTorndown r = header_only<GpadlTorndown>(MsgType::kGpadlTorndown);
+  r.gpadl = t.gpadl;
+  send(r, now);
+}
+
+void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
+  OpenChannel o{};
+  read_msg(m, o);
+  Channel* c = find_channel(o.child_relid);
+  auto result = [&](uint32_t status, std::string_view why) {
+    if (status != kStatusSuccess) {
+      protocol_error(now, why, {TraceField::u64("relid", o.child_relid), TraceField::hex("gpadl", o.ringbuffer_gpadlhandle)});
+    }
+    OpenChannelResult r = header_only<OpenChannelResult>(MsgType::kOpenChannelResult);
+    r.child_relid = o.child_relid;
+    r.openid = o.openid;
+    r.status = status;
+    send(r, now);
+  };
+  if (!c) return result(kStatusUnsuccessful, "OPENCHANNEL for an unknown relid");
+  if (c->state == ChannelState::kRescinded) {
+    // §10.1: Hyper-V silently ignores an OPENCHANNEL for a rescinded relid.
+    protocol_error(now, "OPENCHANNEL for a rescinded channel; ignored (no OPENCHANNEL_RESULT)",
+                   {TraceField::u64("relid", o.child_relid)});
+    return;
+  }
+  if (c->state == ChannelState::kOpen) return result(kStatusUnsuccessful, "OPENCHANNEL for an open channel");
+  const Gpadl* g = gpadls_.find(o.ringbuffer_gpadlhandle);
+  if (!g) return result(kStatusUnsuccessful, "OPENCHANNEL names no created GPADL");
+  uint32_t pages = static_cast<uint32_t>(g->pages().size());
+  uint32_t down = o.downstream_ringbuffer_pageoffset;
+  if (down < 2 || down > pages || pages - down < 2)
+    return result(kStatusUnsuccessful, "OPENCHANNEL ring split leaves a ring under 2 pages");
+  if (o.target_vp >= platform_.vp_count()) return result(kStatusUnsuccessful, "OPENCHANNEL target_vp is not a VP");
+  Channel::OpenState s{
+      .gpadl = o.ringbuffer_gpadlhandle,
+      .openid = o.openid,
+      .target_vp = o.target_vp,
+      .old_vp = std::nullopt,
+      .lag_until = VirtualTime{},
+      .out = HostRing(GpadlView(mem_, *g, 0, down)),
+      .in = HostRing(GpadlView(mem_, *g, down, pages - down)),
+      .drain_due = std::nullopt,
+      .space_wait = false,
+      .broken = false,
+  };
+  if (!s.out.valid() || !s.in.valid()) return result(kStatusUnsuccessful, "OPENCHANNEL ring pages are not RAM");
+  c->set_version(conn_->version);
+  set_state(*c, ChannelState::kOpen, now);
+  result(kStatusSuccess, "");
+  c->open(std::move(s), now);
+}
+
+void VmbusHost::on_close_channel(std::span<const uint8_t> m, VirtualTime now) {
+  CloseChannel cc{};
+  read_msg(m, cc);
+  Channel* c = find_channel(cc.child_relid);
+  if (!c || c->state != ChannelState::kOpen) {
+    // Linux closes rescinded channels too (§10.2); only a close of a channel never opened is odd.
+    if (!c || c->state != ChannelState::kRescinded)
+      protocol_error(now, "CLOSECHANNEL for a channel that is not open; ignored", {TraceField::u64("relid", cc.child_relid)});
+    return;
+  }
+  close_channel(*c, now, "guest");
+}
+
+void VmbusHost::on_relid_released(std::span<const uint8_t> m, VirtualTime now) {
+  RelidReleased r{};
+  read_msg(m, r);
+  Channel* c = find_channel(r.child_relid);
+  if (!c || c->state != ChannelState::kRescinded) {
+    // OpenVMM: a protocol error while the channel is open or opening; ignored otherwise.
+    protocol_error(now, "RELID_RELEASED for a channel that was not rescinded; ignored",
+                   {TraceField::u64("relid", r.child_relid)});
+    return;
+  }
+  tracer_.emit(TracePoint::kVmbusChannel, now, kNoVp,
+               {TraceField::u64("relid", r.child_relid), TraceField::str_("device", c->device().desc().name),
+                TraceField::str_("state", "released")});
+  for (DeviceSlot& d : devices_)
+    if (d.relid == r.child_relid) d.relid.reset();
+  throttle_.forget(r.child_relid);
+  channels_.erase(r.child_relid);
+}
+
+// §9.3.
+void VmbusHost::on_modify_channel(std::span<const uint8_t> m, VirtualTime now) {
+  ModifyChannel mc{};
+  read_msg(m, mc);
+  if (conn_->version < kVersionWin10V41) {
+    protocol_error(now, "MODIFYCHANNEL below version 4.1; ignored", {TraceField::u64("relid", mc.child_relid)});
+    return;
+  }
+  Channel* c = find_channel(mc.child_relid);
+  uint32_t status = kStatusSuccess;
+  if (!c || c->state != ChannelState::kOpen) {
+    protocol_error(now, "MODIFYCHANNEL for a channel that is not open", {TraceField::u64("relid", mc.child_relid)});
+    status = kStatusUnsuccessful;
+  } else if (mc.target_vp >= platform_.vp_count()) {
+    protocol_error(now, "MODIFYCHANNEL target_vp is not a VP", {TraceField::u64("target_vp", mc.target_vp)});
+    status = kStatusUnsuccessful;
+  } else {
+    c->retarget(mc.target_vp, now, params_.retarget_lag);
+    tracer_.emit(TracePoint::kVmbusChannel, now, kNoVp,
+                 {TraceField::u64("relid", mc.child_relid), TraceField::str_("state", "retargeted"),
+                  TraceField::u64("target_vp", mc.target_vp), TraceField::u64("lag_ns", params_.retarget_lag.ns())});
+  }
+  if (conn_->version < kVersionWin10V53) return;  // fire-and-forget before 5.3
+  ModifyChannelResponse r = header_only<ModifyChannelResponse>(MsgType::kModifyChannelResponse);
+  r.child_relid = mc.child_relid;
+  r.status = status;
+  send(r, now);
+}
+
+// §5.6 step 9: everything closes; UNLOAD_RESPONSE goes to the connect VP (reply_to_ survives).
+void VmbusHost::on_unload(VirtualTime now) {
+  disconnect(now);
+  tracer_.emit(TracePoint::kVmbusChannel, now, static_cast<int>(reply_to_->vp), {TraceField::str_("state", "unloaded")});
+  send(header_only<MsgHeader>(MsgType::kUnloadResponse), now);
+}
+
+}  // namespace hvsim::vmbus

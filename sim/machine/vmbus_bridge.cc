@@ -1,0 +1,86 @@
+#include "sim/machine/vmbus_bridge.h"
+
+#include <cstring>
+#include <algorithm>
+#include <map>
+
+#include "models/devices/registry.h"
+#include "sim/core/status.h"
+
+namespace hvsim {
+
+namespace {
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(sep, start);
+    if (end == std::string::npos) end = text.size();
+    out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+VmbusBridge::VmbusBridge(const VmbusConfig& config, const hv::HostProfile& host, uint64_t seed, GuestMemory& mem,
+                         HvHost& hv, VmbusMachine& machine, Tracer& tracer)
+    : hv_(hv), machine_(machine), ram_(mem), vp_count_(hv.partition().params().vcpu_count) {
+  vmbus::VmbusHostParams p;
+  p.versions.assign(host.vmbus_versions.begin(), host.vmbus_versions.end());
+  p.gpadl_cap_bytes = host.gpadl_aggregate_cap_bytes;
+  p.seed = seed;
+  p.retarget_lag = config.retarget_lag;
+  p.throttle = config.throttle;
+  host_ = std::make_unique<vmbus::VmbusHost>(std::move(p), ram_, static_cast<vmbus::VmbusPlatform&>(*this), tracer);
+
+  std::map<std::string, devices::DeviceOptions> options;  // by device name
+  std::vector<std::string> names = config.devices.empty() ? std::vector<std::string>{} : split(config.devices, ',');
+  for (const auto& [key, value] : config.device_params) {
+    size_t dot = key.find('.');
+    std::string dev = key.substr(0, dot);
+    if (dot == std::string::npos || dot + 1 == key.size() || std::find(names.begin(), names.end(), dev) == names.end())
+      throw UsageError("--device-param " + key + "=" + value + ": expected DEVICE.KEY=VALUE for a device in --vmbus-devices (" +
+                       config.devices + ")");
+    options[dev].params[key.substr(dot + 1)] = value;
+  }
+  for (const std::string& type : names) {
+    if (type.empty()) throw UsageError("--vmbus-devices: empty device name in '" + config.devices + "'");
+    host_->add_device(devices::make_device(type, type, options[type], seed));
+  }
+
+  for (uint32_t id : host_->message_connection_ids()) {
+    hv.register_message_port(id, [this, id](int vp, uint32_t, const uint8_t* payload, uint32_t size) {
+      return host_->post_message(static_cast<vmbus::VpIndex>(vp), id, std::span<const uint8_t>(payload, size),
+                                 machine_.vmbus_vp_now(vp));
+    });
+  }
+  hv.set_event_fallback([this](int vp, uint32_t connection_id, uint16_t flag) {
+    return host_->signal_event(static_cast<vmbus::VpIndex>(vp), connection_id, flag, machine_.vmbus_vp_now(vp));
+  });
+}
+
+vmbus::MessageDelivery VmbusBridge::post_message(vmbus::VpIndex vp, unsigned sint, std::span<const uint8_t> msg,
+                                                 VirtualTime now) {
+  if (vp >= vp_count_ || msg.size() > hv::kHvMessagePayloadSize) return vmbus::MessageDelivery::kRejected;
+  hv::HvMessage m{};
+  m.header.message_type = vmbus::kVmbusMessageType;
+  m.header.payload_size = static_cast<uint8_t>(msg.size());
+  std::memcpy(m.payload, msg.data(), msg.size());
+  switch (hv_.partition().synic(vp).post_message(sint, m, now)) {
+    case hv::PostResult::kDelivered:
+    case hv::PostResult::kQueued: return vmbus::MessageDelivery::kAccepted;
+    case hv::PostResult::kBusy:
+    case hv::PostResult::kQueueFull: return vmbus::MessageDelivery::kBusy;
+    case hv::PostResult::kRejected: return vmbus::MessageDelivery::kRejected;
+  }
+  return vmbus::MessageDelivery::kRejected;
+}
+
+void VmbusBridge::signal_event(vmbus::VpIndex vp, unsigned sint, uint32_t flag, VirtualTime now) {
+  if (vp < vp_count_) hv_.partition().synic(vp).signal_event(sint, flag, now);
+}
+
+}  // namespace hvsim

@@ -1,0 +1,141 @@
+// The VMBus host end to end: the reference guest driver stack (guest/vmbus) against the host
+// (models/vmbus) on every host profile, the scriptable test device's echo, a rescind while the
+// guest runs, and interrupt throttling of a chatty guest.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "models/vmbus/vmbus_host.h"
+#include "sim/core/status.h"
+#include "sim/machine/machine.h"
+#include "tests/support/guests.h"
+
+namespace hvsim {
+namespace {
+
+MachineParams params(const std::string& guest, const std::string& devices, unsigned vcpus = 2) {
+  MachineParams p;
+  p.guest = test::guest(guest);
+  p.vcpus = vcpus;
+  p.echo_console = false;
+  p.vmbus_devices = devices;
+  p.max_time = VirtualTime::from_ms(5000);
+  return p;
+}
+
+size_t count(const std::vector<std::string>& trace, std::string_view needle) {
+  size_t n = 0;
+  for (const std::string& l : trace) n += l.find(needle) != std::string::npos;
+  return n;
+}
+
+struct ProfileCase {
+  const char* host;
+  const char* version;
+};
+
+class VmbusDemoOnProfile : public ::testing::TestWithParam<ProfileCase> {};
+
+TEST_P(VmbusDemoOnProfile, NegotiatesTheNewestVersionAndShutsDownOnRequest) {
+  MachineParams p = params("vmbus_demo", "heartbeat,shutdown,timesync");
+  p.host = GetParam().host;
+  p.device_params = {{"shutdown.at", "2500ms"}};
+  Machine m(p);
+  m.tracer().enable_capture();
+  Verdict v = m.run();
+  const std::string& out = m.console_output();
+  ASSERT_EQ(v.kind, Verdict::Kind::kExit) << v.message << "\n" << out;
+  EXPECT_EQ(v.exit_code, 0u) << out;
+  EXPECT_NE(out.find(std::string("connected, VMBus version ") + GetParam().version), std::string::npos) << out;
+  EXPECT_NE(out.find("all offers delivered (3)"), std::string::npos) << out;
+  EXPECT_NE(out.find("3 heartbeats answered"), std::string::npos) << out;  // at 0 s, 1 s, 2 s
+  EXPECT_NE(out.find("host requests shutdown"), std::string::npos) << out;
+  EXPECT_NE(out.find("unloaded"), std::string::npos) << out;
+  // The host saw a well-behaved guest.
+  const auto& trace = m.tracer().captured();
+  EXPECT_EQ(count(trace, "vmbus.protocol_error"), 0u);
+  EXPECT_EQ(count(trace, "vmbus.ring_rule"), 0u);
+  EXPECT_EQ(count(trace, "\"event\":\"heartbeat.ok\""), 3u);
+  EXPECT_EQ(count(trace, "\"event\":\"shutdown.reply\""), 1u);
+  EXPECT_EQ(count(trace, "\"type\":\"UNLOAD_RESPONSE\""), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Profiles, VmbusDemoOnProfile,
+                         ::testing::Values(ProfileCase{"ws2012", "2.4"}, ProfileCase{"ws2012r2", "3.0"},
+                                           ProfileCase{"ws2016", "4.0"}, ProfileCase{"ws2019", "5.2"},
+                                           ProfileCase{"ws2022", "5.3"}),
+                         [](const ::testing::TestParamInfo<ProfileCase>& i) { return std::string(i.param.host); });
+
+TEST(Vmbus, DemoOffersArriveInASeededOrderAndRunsRepeatBitForBit) {
+  auto run = [](uint64_t seed) {
+    MachineParams p = params("vmbus_demo", "heartbeat,shutdown,timesync");
+    p.seed = seed;
+    p.device_params = {{"shutdown.at", "1s"}};
+    Machine m(p);
+    Verdict v = m.run();
+    EXPECT_EQ(v.status(), 0) << m.console_output();
+    std::string order;
+    for (size_t at = m.console_output().find("offer relid "); at != std::string::npos;
+         at = m.console_output().find("offer relid ", at + 1))
+      order += m.console_output()[at + 12];
+    return std::make_pair(order, m.tracer().hash());
+  };
+  auto a = run(1), b = run(1);
+  EXPECT_EQ(a, b) << "same seed, same offers and trace";
+  std::set<std::string> orders{a.first};
+  for (uint64_t seed = 2; seed <= 6; ++seed) orders.insert(run(seed).first);
+  EXPECT_GT(orders.size(), 1u) << "the offer order depends on the seed";
+}
+
+TEST(Vmbus, TestDeviceEchoesEveryPacketThroughWrappingRings) {
+  for (unsigned vcpus : {1u, 2u}) {
+    Machine m(params("vmbus_echo", "test", vcpus));
+    m.tracer().enable_capture();
+    Verdict v = m.run();
+    EXPECT_EQ(v.status(), 0) << m.console_output();
+    EXPECT_NE(m.console_output().find("checks passed"), std::string::npos) << m.console_output();
+    EXPECT_EQ(m.console_output().find("FAIL"), std::string::npos) << m.console_output();
+    EXPECT_EQ(count(m.tracer().captured(), "vmbus.protocol_error"), 0u);
+    EXPECT_EQ(count(m.tracer().captured(), "vmbus.ring_rule"), 0u) << "the reference driver signals only when needed";
+  }
+}
+
+TEST(Vmbus, RescindOfAnOpenChannelIsReleasedByTheGuest) {
+  MachineParams p = params("vmbus_demo", "heartbeat,shutdown,timesync");
+  p.device_params = {{"shutdown.at", "2s"}};
+  Machine m(p);
+  m.tracer().enable_capture();
+  VirtualTime at = VirtualTime::from_ms(1500);
+  m.events().schedule(at, EventPriority::kHost, [&m, at] { ASSERT_TRUE(m.vmbus()->rescind("heartbeat", at)); });
+  Verdict v = m.run();
+  EXPECT_EQ(v.status(), 0) << m.console_output();
+  const auto& trace = m.tracer().captured();
+  EXPECT_EQ(count(trace, "\"type\":\"RESCIND_CHANNELOFFER\""), 1u);
+  EXPECT_EQ(count(trace, "\"state\":\"released\""), 1u) << "the guest sent RELID_RELEASED";
+  EXPECT_EQ(count(trace, "vmbus.protocol_error"), 0u);
+  EXPECT_EQ(count(trace, "\"event\":\"heartbeat.ok\""), 2u) << "heartbeats at 0 s and 1 s only";
+}
+
+TEST(Vmbus, NoVmbusHostWithoutTheSynic) {
+  MachineParams p = params("hello", "heartbeat");
+  p.hv = "hv-vpindex,hv-time";
+  Machine m(p);
+  EXPECT_EQ(m.vmbus(), nullptr);
+  MachineParams q = params("hello", "none");
+  Machine n(q);
+  EXPECT_EQ(n.vmbus(), nullptr);
+}
+
+TEST(Vmbus, UnknownDeviceTypeIsAUsageError) {
+  MachineParams p = params("hello", "heartbeat,floppy");
+  try {
+    Machine m(p);
+    FAIL() << "expected a usage error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("floppy"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace hvsim

@@ -181,7 +181,7 @@ int hv_synic_enable(void)
 void hv_sint_unmask(unsigned sint, uint8_t vector)
 {
     uint64_t v = rdmsr(HV_MSR_SINT(sint & 15u));
-    v &= ~(HV_SINT_MASKED | ((uint64_t)1 << 17) | 0xFFull); /* unmasked, no AutoEOI (b17), new vector */
+    v &= ~(HV_SINT_MASKED | HV_SINT_AUTO_EOI | 0xFFull); /* unmasked, no AutoEOI, new vector */
     wrmsr(HV_MSR_SINT(sint & 15u), v | vector);
 }
 

@@ -60,6 +60,30 @@ void HostRing::attach_as_producer() {
   Indices x;
   if (!valid_ || !load(x)) return;
   store_u32(kRingFeatureBitsOffset, x.feature_bits | kRingFeatPendingSendSz);
+  std::string why;
+  if (check_index("write_index", x.write_index, data_size_, why) && check_index("read_index", x.read_index, data_size_, why)) {
+    producer_write_ = x.write_index;
+    producer_read_seen_ = x.read_index;
+    producer_attached_ = true;
+  }
+}
+
+bool HostRing::check_producer(const Indices& x, std::string& why) {
+  if (!producer_attached_) return true;
+  if (x.write_index != producer_write_) {
+    why = "guest wrote write_index of the host->guest ring: " + num(x.write_index) + ", host wrote " + num(producer_write_);
+    return false;
+  }
+  // read_index may only move forward over bytes the host wrote and the guest had not yet read.
+  uint32_t consumed = ring_bytes_to_read(x.read_index, producer_read_seen_, data_size_);
+  uint32_t outstanding = ring_bytes_to_read(producer_write_, producer_read_seen_, data_size_);
+  if (consumed > outstanding) {
+    why = "guest read beyond the write index: read_index moved from " + num(producer_read_seen_) + " to " +
+          num(x.read_index) + " but only " + num(outstanding) + " bytes were written";
+    return false;
+  }
+  producer_read_seen_ = x.read_index;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -210,7 +234,7 @@ HostRing::WriteStatus HostRing::write_raw(std::span<const uint8_t> packet, bool&
     return WriteStatus::kViolation;
   }
   if (!check_index("write_index", x.write_index, data_size_, why) ||
-      !check_index("read_index", x.read_index, data_size_, why)) {
+      !check_index("read_index", x.read_index, data_size_, why) || !check_producer(x, why)) {
     return WriteStatus::kViolation;
   }
   const uint32_t free = data_size_ - ring_bytes_to_read(x.write_index, x.read_index, data_size_);
@@ -227,6 +251,7 @@ HostRing::WriteStatus HostRing::write_raw(std::span<const uint8_t> packet, bool&
     why = "ring data area or control page is not writable";
     return WriteStatus::kViolation;
   }
+  producer_write_ = new_write;
   // §6.3 step 5: re-read the consumer's mask and read_index after publishing.
   Indices after;
   signal = load(after) && after.interrupt_mask == 0 && after.read_index == x.write_index;

@@ -48,7 +48,10 @@ class HostRing {
   uint32_t data_size() const { return data_size_; }
 
   // Called when the channel opens: as the producer of the host->guest ring the host declares
-  // feat_pending_send_sz in its feature_bits; on the guest->host ring it leaves them alone.
+  // feat_pending_send_sz in its feature_bits, and takes write_index and read_index as they are
+  // (a fresh ring: both 0) as its own; on the guest->host ring it leaves them alone. From then on
+  // write_packet reports a violation if the guest changed write_index, or moved read_index beyond
+  // the data the host wrote ("read beyond the write index").
   void attach_as_producer();
 
   // --- host as consumer (guest->host ring) ---
@@ -98,6 +101,13 @@ class HostRing {
   uint32_t private_read_ = 0;       // consumer position not yet published
   bool private_read_valid_ = false;
   uint32_t consumed_since_commit_ = 0;
+  // Producer state (host->guest ring): the host owns write_index and remembers the last
+  // read_index it saw, so a guest that rewrites write_index or moves read_index past the data
+  // the host wrote is caught rather than believed.
+  uint32_t producer_write_ = 0;
+  uint32_t producer_read_seen_ = 0;
+  bool producer_attached_ = false;
+  bool check_producer(const Indices& x, std::string& why);
 };
 
 }  // namespace hvsim::vmbus

@@ -252,7 +252,7 @@ void VmbusHost::close_channel(Channel& c, VirtualTime now, const char* why) {
 
 void VmbusHost::finish_teardowns(Channel& c, VirtualTime now) {
   for (uint32_t handle : c.deferred_teardowns) {
-    if (!gpadls_.teardown(handle)) continue;
+    if (!teardown_gpadl(handle)) continue;
     tracer_.emit(TracePoint::kVmbusGpadl, now, kNoVp,
                  {TraceField::hex("gpadl", handle), TraceField::str_("result", "torndown"),
                   TraceField::u64("total_bytes", gpadls_.charged_bytes())});
@@ -262,6 +262,16 @@ void VmbusHost::finish_teardowns(Channel& c, VirtualTime now) {
     send(m, now);
   }
   c.deferred_teardowns.clear();
+}
+
+bool VmbusHost::teardown_gpadl(uint32_t handle) {
+  if (const Gpadl* g = gpadls_.find(handle)) {
+    for (uint64_t pfn : g->pages()) {
+      auto it = gpadl_pages_.find(pfn);
+      if (it != gpadl_pages_.end() && --it->second == 0) gpadl_pages_.erase(it);
+    }
+  }
+  return gpadls_.teardown(handle);
 }
 
 // UNLOAD or a reconnect: every channel closes, GPADLs are forgotten, rescinded channels are
@@ -281,6 +291,7 @@ void VmbusHost::disconnect(VirtualTime now) {
     }
   }
   gpadls_.clear();
+  gpadl_pages_.clear();
   outbox_.clear();
   conn_.reset();
 }

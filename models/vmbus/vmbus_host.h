@@ -131,6 +131,7 @@ class VmbusHost {
   void on_modify_channel(std::span<const uint8_t> m, VirtualTime now);
   void on_unload(VirtualTime now);
   void gpadl_outcome(const GpadlTable::Outcome& o, VirtualTime now);
+  bool teardown_gpadl(uint32_t handle);  // forgets a created GPADL and its pages
 
   // vmbus_host.cc
   void handle_signal(const Inbound& in, VirtualTime now);
@@ -157,6 +158,7 @@ class VmbusHost {
   std::optional<Connection> conn_;       // a version was accepted
   std::optional<ReplyTarget> reply_to_;  // outlives conn_ for VERSION_RESPONSE refusals, UNLOAD_RESPONSE
   GpadlTable gpadls_;
+  std::map<uint64_t, uint32_t> gpadl_pages_;  // PFN -> how many created GPADLs describe it (checker)
   std::vector<DeviceSlot> devices_;  // in add order
   std::map<uint32_t, std::unique_ptr<Channel>> channels_;  // by relid
   std::deque<Inbound> inbox_;

@@ -162,6 +162,20 @@ void VmbusHost::gpadl_outcome(const GpadlTable::Outcome& o, VirtualTime now) {
                 TraceField::str_("result", o.kind == K::kCreated ? "created" : "failed"),
                 TraceField::str_("error", o.error), TraceField::u64("total_bytes", gpadls_.charged_bytes()),
                 TraceField::u64("cap_bytes", gpadls_.cap_bytes())});
+  if (const Gpadl* g = o.kind == K::kCreated ? gpadls_.find(o.handle) : nullptr) {
+    // Checker: memory that is still described by another GPADL is being handed over again.
+    uint64_t shared = 0, first = 0;
+    for (uint64_t pfn : g->pages()) {
+      uint32_t& n = gpadl_pages_[pfn];
+      if (n++ > 0 && shared++ == 0) first = pfn;
+    }
+    if (shared > 0) {
+      tracer_.emit(TracePoint::kVmbusRuleViolation, now, kNoVp,
+                   {TraceField::str_("rule", "gpadl_overlap"), TraceField::hex("gpadl", o.handle),
+                    TraceField::u64("pages", shared), TraceField::hex("first_pfn", first),
+                    TraceField::str_("detail", "pages still in another GPADL are reused")});
+    }
+  }
   GpadlCreated r = header_only<GpadlCreated>(MsgType::kGpadlCreated);
   r.child_relid = o.relid;
   r.gpadl = o.handle;
@@ -217,7 +231,7 @@ void VmbusHost::on_gpadl_teardown(std::span<const uint8_t> m, VirtualTime now) {
       return;
     }
   }
-  gpadls_.teardown(t.gpadl);
+  teardown_gpadl(t.gpadl);
   tracer_.emit(TracePoint::kVmbusGpadl, now, kNoVp,
                {TraceField::hex("gpadl", t.gpadl), TraceField::str_("result", "torndown"),
                 TraceField::u64("total_bytes", gpadls_.charged_bytes())});

@@ -36,20 +36,26 @@ VmbusBridge::VmbusBridge(const VmbusConfig& config, const hv::HostProfile& host,
   p.throttle = config.throttle;
   host_ = std::make_unique<vmbus::VmbusHost>(std::move(p), ram_, static_cast<vmbus::VmbusPlatform&>(*this), tracer);
 
+  // Entries are TYPE or TYPE:NAME (several devices of one type need names: test:t1,test:t2).
+  std::vector<std::pair<std::string, std::string>> entries;  // (type, name)
+  for (const std::string& e : config.devices.empty() ? std::vector<std::string>{} : split(config.devices, ',')) {
+    size_t colon = e.find(':');
+    std::string type = e.substr(0, colon), name = colon == std::string::npos ? type : e.substr(colon + 1);
+    if (type.empty() || name.empty())
+      throw UsageError("--vmbus-devices: expected TYPE or TYPE:NAME entries, got '" + e + "' in '" + config.devices + "'");
+    entries.emplace_back(type, name);
+  }
   std::map<std::string, devices::DeviceOptions> options;  // by device name
-  std::vector<std::string> names = config.devices.empty() ? std::vector<std::string>{} : split(config.devices, ',');
   for (const auto& [key, value] : config.device_params) {
     size_t dot = key.find('.');
     std::string dev = key.substr(0, dot);
-    if (dot == std::string::npos || dot + 1 == key.size() || std::find(names.begin(), names.end(), dev) == names.end())
-      throw UsageError("--device-param " + key + "=" + value + ": expected DEVICE.KEY=VALUE for a device in --vmbus-devices (" +
+    bool known = std::any_of(entries.begin(), entries.end(), [&](const auto& en) { return en.second == dev; });
+    if (dot == std::string::npos || dot + 1 == key.size() || !known)
+      throw UsageError("--device-param " + key + "=" + value + ": expected NAME.KEY=VALUE for a device in --vmbus-devices (" +
                        config.devices + ")");
     options[dev].params[key.substr(dot + 1)] = value;
   }
-  for (const std::string& type : names) {
-    if (type.empty()) throw UsageError("--vmbus-devices: empty device name in '" + config.devices + "'");
-    host_->add_device(devices::make_device(type, type, options[type], seed));
-  }
+  for (const auto& [type, name] : entries) host_->add_device(devices::make_device(type, name, options[name], seed));
 
   for (uint32_t id : host_->message_connection_ids()) {
     hv.register_message_port(id, [this, id](int vp, uint32_t, const uint8_t* payload, uint32_t size) {

@@ -117,6 +117,27 @@ TEST(Vmbus, RescindOfAnOpenChannelIsReleasedByTheGuest) {
   EXPECT_EQ(count(trace, "\"event\":\"heartbeat.ok\""), 2u) << "heartbeats at 0 s and 1 s only";
 }
 
+TEST(Vmbus, AGuestThatSignalsOnEveryWriteIsThrottledButLosesNothing) {
+  for (bool throttled : {true, false}) {
+    MachineParams p = params("vmbus_chatty", "test");
+    p.max_time = VirtualTime::from_ms(20000);
+    if (!throttled) p.throttle.threshold = 0;
+    Machine m(p);
+    m.tracer().enable_capture();
+    Verdict v = m.run();
+    EXPECT_EQ(v.status(), 0) << m.console_output();
+    const auto& trace = m.tracer().captured();
+    EXPECT_GT(count(trace, "\"rule\":\"unnecessary_signal\""), 500u);
+    if (throttled) {
+      EXPECT_GE(count(trace, "vmbus.throttle"), 2u);
+      EXPECT_GT(m.now(), VirtualTime::from_ms(2000)) << "suspended for at least one 2 s penalty";
+    } else {
+      EXPECT_EQ(count(trace, "vmbus.throttle"), 0u);
+      EXPECT_LT(m.now(), VirtualTime::from_ms(100));
+    }
+  }
+}
+
 TEST(Vmbus, NoVmbusHostWithoutTheSynic) {
   MachineParams p = params("hello", "heartbeat");
   p.hv = "hv-vpindex,hv-time";

@@ -49,6 +49,7 @@
 #define HV_PAGE_ENABLE ((uint64_t)1 << 0)      /* SIMP / SIEFP b0 (§2.1) */
 #define HV_SCONTROL_ENABLE ((uint64_t)1 << 0)
 #define HV_SINT_MASKED ((uint64_t)1 << 16)     /* §2.6 */
+#define HV_SINT_AUTO_EOI ((uint64_t)1 << 17)
 #define HV_SINT_COUNT 16u
 
 /* GUEST_OS_ID (§2.2): open-source encoding b63 = 1, OS type 1, build 1. */

@@ -4,8 +4,9 @@
  * "NAME: N of M checks passed" and returns the exit code (0 only if every check passed).
  * vt_start() brings the VMBus connection up on VP 0 (other VPs serve interrupts and never return)
  * and opens the hvsim `test` device's channel with `ring_pages` pages per direction and callback
- * `cb`, interrupts on VP 0; it returns the channel (with interrupts enabled) or 0 (after a FAIL line). vt_stop() closes it
- * and unloads. vt_wait() halts until cond(arg) holds or timeout_us passes (1 if it held).
+ * `cb`, interrupts on VP 0; it returns the channel (with interrupts enabled from then on) or 0
+ * (after a FAIL line). vt_stop() closes it and unloads. vt_wait() halts until cond(arg) holds or
+ * timeout_us passes (1 if it held); vt_vp_index[] holds each VP's VP_INDEX.
  */
 #ifndef VMBUS_TESTLIB_H
 #define VMBUS_TESTLIB_H

@@ -250,6 +250,7 @@ int vmbus_connect(uint32_t max_version)
         c->unload_done = 0;
         return VMBUS_OK;
     }
+    c->connecting = 0;
     return VMBUS_EOPNOTSUPP;
 }
 

@@ -7,7 +7,6 @@
  * EOM if msg_pending). When the FIFO is full the message stays in the slot, which holds back
  * the host's queue until the main context has made room and drains the slot itself.
  */
-#include "hvsim/boot_info.h"
 #include "hvsim/console.h"
 #include "hvsim/cpu.h"
 #include "hvsim/hyperv.h"

@@ -561,6 +561,47 @@ TEST_F(VmbusHostTest, GpadlCapFailureIsAnsweredWithAnErrorStatus) {
   EXPECT_EQ(out[0].as<GpadlCreated>().creation_status, kStatusUnsuccessful);
 }
 
+TEST_F(VmbusHostTest, CheckerReportsGpadlPagesThatAreStillInAnotherGpadl) {
+  make();
+  connect();
+  post_msg(msg<MsgHeader>(MsgType::kRequestOffers));
+  create_gpadl(1, 1, 0x40, 4);
+  create_gpadl(2, 1, 0x44, 4);  // adjacent, no overlap
+  EXPECT_EQ(traced("gpadl_overlap"), 0u);
+  create_gpadl(3, 2, 0x42, 4);  // pages 0x42-0x45: two in GPADL 1, two in GPADL 2
+  EXPECT_EQ(traced("\"rule\":\"gpadl_overlap\",\"gpadl\":\"0x3\",\"pages\":4"), 1u);
+  GpadlTeardown t = msg<GpadlTeardown>(MsgType::kGpadlTeardown);
+  t.gpadl = 1;
+  post_msg(t);
+  t.gpadl = 2;
+  post_msg(t);
+  t.gpadl = 3;
+  post_msg(t);
+  create_gpadl(4, 1, 0x40, 8);  // all torn down: reuse is fine
+  EXPECT_EQ(traced("gpadl_overlap"), 1u);
+}
+
+TEST_F(VmbusHostTest, GuestReadingBeyondTheWriteIndexOrRewritingItBreaksTheChannel) {
+  for (int variant = 0; variant < 2; ++variant) {
+    make();
+    connect();
+    post_msg(msg<MsgHeader>(MsgType::kRequestOffers));
+    open_channel(1);
+    ChannelIo* io = devices_[0]->io();
+    ASSERT_NE(io, nullptr);
+    uint8_t x[8] = {};
+    ASSERT_TRUE(io->send(kPktDataInband, 0, 1, x));
+    uint64_t in_ctl = kRingGpa + 4 * 4096;
+    uint32_t w = mem_.get<uint32_t>(in_ctl);
+    if (variant == 0) mem_.put<uint32_t>(in_ctl + 4, w + 8);  // read past the packet
+    else mem_.put<uint32_t>(in_ctl, w + 8);                   // forge the host's write_index
+    EXPECT_FALSE(io->send(kPktDataInband, 0, 2, x));
+    EXPECT_EQ(traced(variant == 0 ? "guest read beyond the write index" : "guest wrote write_index of the host->guest ring"),
+              1u);
+    EXPECT_FALSE(io->send(kPktDataInband, 0, 3, x)) << "the channel's rings are abandoned";
+  }
+}
+
 TEST_F(VmbusHostTest, MalformedMessagesAreTracedNeverFatal) {
   make();
   uint8_t tiny[3] = {1, 2, 3};

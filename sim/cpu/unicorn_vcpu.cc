@@ -648,10 +648,6 @@ bool UnicornVcpu::raise(x86::Event ev, uint64_t rip, uint64_t cr2, bool set_cr2)
     if (ev.vector == x86::kPF && set_cr2) set_reg(Reg::kCr2, cr2);
     x86::InterruptedState st = interrupted_state(rip);
     x86::DeliveryResult d = x86::deliver_event(*phys_, st, ev);
-    std::snprintf(buf, sizeof buf, "%s%s(0x%x)", chain.empty() ? "" : " -> ", x86::exception_mnemonic(ev.vector), ev.error);
-    chain += ev.kind == x86::EventKind::kExternal || ev.kind == x86::EventKind::kSoftwareInt
-                 ? std::string(chain.empty() ? "" : " -> ") + "vector " + std::to_string(ev.vector)
-                 : std::string(buf);
     if (d.delivered) {
       tracer_.emit(ev.kind == x86::EventKind::kExternal ? TracePoint::kIrqDeliver : TracePoint::kException,
                    now(), params_.vp,
@@ -659,6 +655,11 @@ bool UnicornVcpu::raise(x86::Event ev, uint64_t rip, uint64_t cr2, bool set_cr2)
                     TraceField::u64("cpl", st.cpl), TraceField::hex("rflags", st.rflags), TraceField::hex("handler", d.rip)});
       return apply_delivery(d);
     }
+    // The chain of events is only needed for a crash report: built once delivery has failed.
+    std::snprintf(buf, sizeof buf, "%s%s(0x%x)", chain.empty() ? "" : " -> ", x86::exception_mnemonic(ev.vector), ev.error);
+    chain += ev.kind == x86::EventKind::kExternal || ev.kind == x86::EventKind::kSoftwareInt
+                 ? std::string(chain.empty() ? "" : " -> ") + "vector " + std::to_string(ev.vector)
+                 : std::string(buf);
     if (d.undeliverable) {
       crash("unhandled " + chain + ": " + d.why, rip);
       return false;

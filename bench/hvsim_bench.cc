@@ -11,6 +11,13 @@
 //      hypercall page: ns per operation, the whole guest loop included.
 //  H2  a timer-driven idle guest (bench_idle: 1 kHz synthetic timer, HLT between ticks, 10 virtual
 //      seconds): virtual seconds per wall second (goal >= 1000).
+//  V1  VMBus ring echo (bench_vmbus_echo: 200000 64-byte in-band packets, pipelined, through the
+//      `test` device, every echo checked): packets per wall second with 1 channel on 1 VP, against
+//      the goal (>= 1 M/s).
+//  V2  the same fixed packet total spread over more channels (16, 256 at 1 VP) and more VPs (8, 64,
+//      one channel per VP, each VP driving its own channels): wall ns per packet as a ratio to the
+//      1-channel/1-VP run of V1 (flat per-packet cost = ratio near 1). Packets are counted by the
+//      device models (sum of packets_echoed); a run whose guest did not exit 0 is marked FAIL.
 //
 // usage: hvsim_bench GUEST_DIR [repetitions]
 #include <unicorn/unicorn.h>
@@ -21,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "models/devices/test/device.h"
 #include "sim/machine/boot_layout.h"
 #include "sim/machine/machine.h"
 
@@ -86,6 +94,75 @@ template <typename F> double best_of(int reps, F f) {
   return best;
 }
 
+// One bench_vmbus_echo run with `channels` test devices (t0, t1, ...) on `vcpus` VPs.
+struct EchoRun {
+  double seconds = 0;
+  uint64_t packets = 0;     // sum of packets_echoed over the test devices
+  unsigned active = 0;      // devices that echoed anything (the guest may hold fewer channels than offered)
+  bool ok = false;          // the guest exited 0 (every echo arrived intact)
+  std::string verdict;
+  double ns_per_packet() const { return packets ? seconds / static_cast<double>(packets) * 1e9 : 0; }
+};
+
+EchoRun run_echo(const std::string& dir, unsigned channels, unsigned vcpus) {
+  hvsim::MachineParams p;
+  p.guest = dir + "/bench_vmbus_echo.elf";
+  p.vcpus = vcpus;
+  p.memory = 256ull << 20;  // 256 channels x 2 x 4 ring pages fit with room to spare
+  p.echo_console = false;
+  p.vmbus_devices.clear();
+  for (unsigned i = 0; i < channels; ++i) p.vmbus_devices += (i ? ",test:t" : "test:t") + std::to_string(i);
+  hvsim::Machine m(p);
+  EchoRun r;
+  auto t0 = Clock::now();
+  hvsim::Verdict v = m.run();
+  r.seconds = seconds_since(t0);
+  r.ok = v.kind == hvsim::Verdict::Kind::kExit && v.exit_code == 0;
+  r.verdict = v.label();
+  for (unsigned i = 0; i < channels && m.vmbus(); ++i) {
+    auto* d = dynamic_cast<hvsim::devices::TestDevice*>(m.vmbus()->device("t" + std::to_string(i)));
+    uint64_t n = d ? d->packets_echoed() : 0;
+    r.packets += n;
+    r.active += n > 0;
+  }
+  return r;
+}
+
+// Best (lowest ns per packet) of `reps` runs; a failed run is returned at once.
+EchoRun best_echo(const std::string& dir, unsigned channels, unsigned vcpus, int reps) {
+  EchoRun best;
+  for (int i = 0; i < reps; ++i) {
+    EchoRun r = run_echo(dir, channels, vcpus);
+    if (!r.ok) return r;
+    if (i == 0 || r.ns_per_packet() < best.ns_per_packet()) best = r;
+  }
+  return best;
+}
+
+// One V2 line; FAIL if the guest did not exit 0 or the devices echoed another total than in the baseline.
+void print_echo(unsigned channels, unsigned vcpus, const EchoRun& r, const EchoRun& base) {
+  bool ok = r.ok && r.packets == base.packets;
+  std::printf("V2: %4u channels (%3u active) %3u VPs: %7llu packets %7.3f s %7.1f ns/packet  ratio %5.2f", channels,
+              r.active, vcpus, static_cast<unsigned long long>(r.packets), r.seconds, r.ns_per_packet(),
+              base.ns_per_packet() > 0 ? r.ns_per_packet() / base.ns_per_packet() : 0.0);
+  if (!ok) std::printf("  FAIL (%s)", r.verdict.c_str());
+  std::printf("\n");
+}
+
+void vmbus_echo_sections(const std::string& dir, int reps) {
+  constexpr double kGoal = 1e6;
+  EchoRun base = best_echo(dir, 1, 1, reps);
+  double rate = base.seconds > 0 ? static_cast<double>(base.packets) / base.seconds : 0;
+  std::printf("V1: ring echo, 1 channel, 1 VP: %llu packets in %.3f s: %.0f packets per wall s (%.2f of the 1 M goal)",
+              static_cast<unsigned long long>(base.packets), base.seconds, rate, rate / kGoal);
+  if (!base.ok) std::printf("  FAIL (%s)", base.verdict.c_str());
+  std::printf("\n");
+  print_echo(1, 1, base, base);
+  struct Config { unsigned channels, vcpus; };
+  for (Config c : {Config{16, 1}, Config{256, 1}, Config{8, 8}, Config{64, 64}})
+    print_echo(c.channels, c.vcpus, best_echo(dir, c.channels, c.vcpus, reps), base);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,5 +193,6 @@ int main(int argc, char** argv) {
   }
   double idle = best_of(reps, [&] { return run_hvsim(dir + "/bench_idle.elf").seconds; });
   std::printf("H2: bench_idle 10 virtual s in %.4f wall s: %.0f virtual s per wall s\n", idle, 10.0 / idle);
+  vmbus_echo_sections(dir, reps);
   return 0;
 }

@@ -57,8 +57,10 @@ std::unique_ptr<vmbus::VmbusDevice> make_kvp(const std::string& name, ParamReade
 std::unique_ptr<vmbus::VmbusDevice> make_test(const std::string& name, ParamReader& p, uint64_t seed) {
   TestParams params;
   params.queue = p.integer("queue", params.queue, 1, 1u << 20);
+  vmbus::DeviceDesc desc = describe(vmbus::kTestClass, name, seed);
+  desc.sub_channels = static_cast<uint16_t>(p.integer("subchannels", 0, 0, 64));
   p.finish();
-  return std::make_unique<TestDevice>(describe(vmbus::kTestClass, name, seed), params);
+  return std::make_unique<TestDevice>(std::move(desc), params);
 }
 
 using Factory = std::unique_ptr<vmbus::VmbusDevice> (*)(const std::string&, ParamReader&, uint64_t);

@@ -11,8 +11,8 @@ const char* channel_state_name(ChannelState s) {
   return "?";
 }
 
-Channel::Channel(uint32_t relid, VmbusDevice& device, VmbusPlatform& platform, Tracer& tracer)
-    : relid_(relid), device_(device), platform_(platform), tracer_(tracer) {}
+Channel::Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, VmbusPlatform& platform, Tracer& tracer)
+    : relid_(relid), sub_index_(sub_index), device_(device), platform_(platform), tracer_(tracer) {}
 
 void Channel::trace(VirtualTime now, std::string_view event, std::initializer_list<TraceField> fields) {
   // The record carries the device, the channel and the event, then the device's own fields.
@@ -30,13 +30,15 @@ void Channel::open(OpenState&& s, VirtualTime now) {
   open_.emplace(std::move(s));
   open_->in.attach_as_producer();
   state = ChannelState::kOpen;
-  device_.opened(*this, now);
+  if (sub_index_ == 0) device_.opened(*this, now);
+  else device_.sub_channel_opened(*this, now);
 }
 
 void Channel::close(VirtualTime now) {
   if (!open_) return;
   open_.reset();
-  device_.closed(now);
+  if (sub_index_ == 0) device_.closed(now);
+  else device_.sub_channel_closed(*this, now);
 }
 
 bool Channel::send(uint16_t type, uint16_t flags, uint64_t trans_id, std::span<const uint8_t> payload) {
@@ -87,7 +89,7 @@ bool Channel::guest_signal(VirtualTime now, VirtualTime latency) {
   if (open_->space_wait && open_->in.space_became_available()) {
     necessary = true;
     open_->space_wait = false;
-    device_.space_available(now);
+    if (sub_index_ == 0) device_.space_available(now);
   }
   return necessary;
 }
@@ -109,7 +111,8 @@ void Channel::drain(VirtualTime now) {
         return;
       }
       ++packets_in;
-      device_.packet(p, now);
+      if (sub_index_ == 0) device_.packet(p, now);
+      else device_.sub_channel_packet(*this, p, now);
       if (!open_ || open_->broken) return;  // the device closed or broke the channel
     }
     if (open_->out.commit_read()) signal_guest(now);

@@ -31,7 +31,7 @@ const char* channel_state_name(ChannelState s);
 
 class Channel final : public ChannelIo {
  public:
-  Channel(uint32_t relid, VmbusDevice& device, VmbusPlatform& platform, Tracer& tracer);
+  Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, VmbusPlatform& platform, Tracer& tracer);
 
   struct OpenState {
     uint32_t gpadl = 0;
@@ -51,6 +51,7 @@ class Channel final : public ChannelIo {
   uint32_t vmbus_version() const override { return version_; }
   void set_version(uint32_t v) { version_ = v; }
   uint32_t relid() const override { return relid_; }
+  uint16_t sub_channel_index() const override { return sub_index_; }
   uint64_t reference_time(VirtualTime now) const override { return platform_.reference_time(now); }
   void trace(VirtualTime now, std::string_view event, std::initializer_list<TraceField> fields) override;
 
@@ -73,6 +74,7 @@ class Channel final : public ChannelIo {
 
   uint32_t connection_id() const { return kEventConnectionBase + relid_; }
   VmbusDevice& device() { return device_; }
+  const VmbusDevice& device() const { return device_; }
   const OpenState* open_state() const { return open_ ? &*open_ : nullptr; }
 
   ChannelState state = ChannelState::kOffered;
@@ -85,6 +87,7 @@ class Channel final : public ChannelIo {
   void broken(VirtualTime now, std::string_view ring, const std::string& why);
 
   uint32_t relid_;
+  uint16_t sub_index_;
   VmbusDevice& device_;
   VmbusPlatform& platform_;
   Tracer& tracer_;

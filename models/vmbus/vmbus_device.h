@@ -6,7 +6,7 @@
 // ChannelIo. Devices are sans-IO: time comes in as arguments, timed work is asked for by
 // returning a deadline from poll(), and nothing reads a clock or unseeded randomness.
 // Call order per channel: opened → (packet | poll | space_available)* → closed; a channel may be
-// opened again after closed (a new ChannelIo each time). poll() is also called while closed (the
+// opened again after closed (a new ChannelIo each time). Sub-channels have their own calls. poll() is also called while closed (the
 // device may keep state, but must not send).
 #pragma once
 
@@ -30,6 +30,9 @@ struct DeviceDesc {
   uint16_t chn_flags = 0;
   uint16_t mmio_megabytes = 0;
   uint8_t user_def[120] = {};
+  // Sub-channels (§5.6 step 6) the host offers once the primary channel is open (sub_channel_index
+  // 1..n, same class and instance GUIDs). They come and go with the primary's open.
+  uint16_t sub_channels = 0;
 };
 
 // The device's handle on its open channel.
@@ -42,6 +45,8 @@ class ChannelIo {
   // The negotiated VMBus version (protocol.h kVersion*).
   virtual uint32_t vmbus_version() const = 0;
   virtual uint32_t relid() const = 0;
+  // 0 for the primary channel, n for sub-channel n.
+  virtual uint16_t sub_channel_index() const = 0;
   // Partition reference time (100 ns units) at `now`: what TIME_REF_COUNT reads.
   virtual uint64_t reference_time(VirtualTime now) const = 0;
   // Emits a device trace record (TracePoint::kVmbusDevice) tagged with the device and channel.
@@ -62,6 +67,12 @@ class VmbusDevice {
   virtual std::optional<VirtualTime> poll(VirtualTime now) = 0;
   // The host->guest ring had been full and now has room.
   virtual void space_available(VirtualTime /*now*/) {}
+
+  // Sub-channels (DeviceDesc::sub_channels > 0): the same events for each open sub-channel, with
+  // its ChannelIo (valid until sub_channel_closed). A device without sub-channels ignores them.
+  virtual void sub_channel_opened(ChannelIo& /*io*/, VirtualTime /*now*/) {}
+  virtual void sub_channel_closed(ChannelIo& /*io*/, VirtualTime /*now*/) {}
+  virtual void sub_channel_packet(ChannelIo& /*io*/, const RingPacket& /*p*/, VirtualTime /*now*/) {}
 };
 
 }  // namespace hvsim::vmbus

@@ -22,7 +22,7 @@ VmbusHost::~VmbusHost() = default;
 void VmbusHost::add_device(std::unique_ptr<VmbusDevice> device, bool offered) {
   const std::string& name = device->desc().name;
   if (slot_of(name)) throw UsageError("VMBus device name '" + name + "' is used twice");
-  devices_.push_back(DeviceSlot{std::move(device), offered, std::nullopt, std::nullopt});
+  devices_.push_back(DeviceSlot{std::move(device), offered, std::nullopt, {}, std::nullopt});
 }
 
 VmbusHost::DeviceSlot* VmbusHost::slot_of(std::string_view name) {
@@ -196,6 +196,7 @@ void VmbusHost::send_offer(Channel& c, VirtualTime now) {
   m.chn_flags = d.chn_flags;
   m.mmio_megabytes = d.mmio_megabytes;
   std::memcpy(m.user_def, d.user_def, sizeof m.user_def);
+  m.sub_channel_index = c.sub_channel_index();
   m.child_relid = c.relid();
   m.is_dedicated_interrupt = 1;
   m.connection_id = c.connection_id();
@@ -209,7 +210,7 @@ bool VmbusHost::offer(std::string_view name, VirtualTime now) {
   uint32_t relid = allocate_relid();
   if (relid == 0) return false;
   d->relid = relid;
-  auto c = std::make_unique<Channel>(relid, *d->device, platform_, tracer_);
+  auto c = std::make_unique<Channel>(relid, 0, *d->device, platform_, tracer_);
   Channel& ch = *c;
   channels_[relid] = std::move(c);
   set_state(ch, ChannelState::kOffered, now);
@@ -217,24 +218,64 @@ bool VmbusHost::offer(std::string_view name, VirtualTime now) {
   return true;
 }
 
-bool VmbusHost::rescind(std::string_view name, VirtualTime now) {
-  DeviceSlot* d = slot_of(name);
-  if (!d || !d->relid) return false;
-  Channel* c = find_channel(*d->relid);
+// Sub-channels are offered once their primary is open (QEMU offers requested sub-channels after
+// the primary; hvsim's devices declare how many they have).
+void VmbusHost::offer_sub_channels(DeviceSlot& d, VirtualTime now) {
+  for (uint16_t i = 1; i <= d.device->desc().sub_channels; ++i) {
+    bool exists = std::any_of(d.sub_relids.begin(), d.sub_relids.end(),
+                              [&](uint32_t r) { return channels_.at(r)->sub_channel_index() == i; });
+    if (exists) continue;  // still offered (or rescinded and not yet released)
+    uint32_t relid = allocate_relid();
+    if (relid == 0) return;
+    auto c = std::make_unique<Channel>(relid, i, *d.device, platform_, tracer_);
+    Channel& ch = *c;
+    channels_[relid] = std::move(c);
+    d.sub_relids.push_back(relid);
+    set_state(ch, ChannelState::kOffered, now);
+    send_offer(ch, now);
+  }
+}
+
+VmbusHost::DeviceSlot* VmbusHost::slot_of(const Channel& c) {
+  for (DeviceSlot& d : devices_)
+    if (d.device.get() == &c.device()) return &d;
+  return nullptr;
+}
+
+void VmbusHost::forget_channel(uint32_t relid) {
+  Channel* c = find_channel(relid);
+  if (!c) return;
+  if (DeviceSlot* d = slot_of(*c)) {
+    if (d->relid == relid) d->relid.reset();
+    std::erase(d->sub_relids, relid);
+  }
+  throttle_.forget(relid);
+  channels_.erase(relid);
+}
+
+bool VmbusHost::rescind_relid(uint32_t relid, VirtualTime now) {
+  Channel* c = find_channel(relid);
   if (!c || c->state == ChannelState::kRescinded) return false;
   close_channel(*c, now, "rescind");
   set_state(*c, ChannelState::kRescinded, now);
-  if (c->offer_sent) {
-    RescindChannelOffer m{};
-    m.hdr.msgtype = static_cast<uint32_t>(MsgType::kRescindChannelOffer);
-    m.child_relid = c->relid();
-    send(m, now);
-  } else {
-    // The guest never saw the offer: the relid is free again at once.
-    d->relid.reset();
-    channels_.erase(c->relid());
+  if (!c->offer_sent) {
+    forget_channel(relid);  // the guest never saw the offer: the relid is free again at once
+    return true;
   }
+  RescindChannelOffer m{};
+  m.hdr.msgtype = static_cast<uint32_t>(MsgType::kRescindChannelOffer);
+  m.child_relid = relid;
+  send(m, now);
   return true;
+}
+
+bool VmbusHost::rescind(std::string_view name, VirtualTime now) {
+  DeviceSlot* d = slot_of(name);
+  if (!d || !d->relid) return false;
+  Channel* primary = find_channel(*d->relid);
+  if (!primary || primary->state == ChannelState::kRescinded) return false;
+  for (uint32_t sub : std::vector<uint32_t>(d->sub_relids)) rescind_relid(sub, now);
+  return rescind_relid(*d->relid, now);
 }
 
 // --- close / disconnect ---
@@ -282,14 +323,11 @@ void VmbusHost::disconnect(VirtualTime now) {
     close_channel(*c, now, "disconnect");
     c->offer_sent = false;
   }
-  for (DeviceSlot& d : devices_) {
-    if (!d.relid) continue;
-    Channel* c = find_channel(*d.relid);
-    if (c && c->state == ChannelState::kRescinded) {
-      channels_.erase(*d.relid);
-      d.relid.reset();
-    }
-  }
+  // Rescinded channels count as released; sub-channels go with their primaries' opens.
+  std::vector<uint32_t> gone;
+  for (auto& [relid, c] : channels_)
+    if (c->state == ChannelState::kRescinded || c->sub_channel_index() > 0) gone.push_back(relid);
+  for (uint32_t relid : gone) forget_channel(relid);
   gpadls_.clear();
   gpadl_pages_.clear();
   outbox_.clear();

@@ -81,7 +81,10 @@ class VmbusHost {
 
   // --- host actions (API and scenarios); false if the device is unknown or the action does not apply ---
   bool offer(std::string_view device, VirtualTime now);    // hot-add (or re-offer after release)
-  bool rescind(std::string_view device, VirtualTime now);  // RESCIND_CHANNELOFFER
+  // RESCIND_CHANNELOFFER for the device's sub-channels, then its primary channel.
+  bool rescind(std::string_view device, VirtualTime now);
+  // RESCIND_CHANNELOFFER for one channel (a sub-channel alone, before its primary, ...).
+  bool rescind_relid(uint32_t relid, VirtualTime now);
   void set_retarget_lag(VirtualTime lag) { params_.retarget_lag = lag; }
   void set_throttle(const ThrottlePolicy& p) { params_.throttle = p; }
 
@@ -115,6 +118,7 @@ class VmbusHost {
     std::unique_ptr<VmbusDevice> device;
     bool offer_at_start = true;
     std::optional<uint32_t> relid;  // its channel while offered (until RELID_RELEASED)
+    std::vector<uint32_t> sub_relids;  // its sub-channels, in sub_channel_index order
     std::optional<VirtualTime> deadline;  // device poll
   };
 
@@ -141,6 +145,9 @@ class VmbusHost {
   }
   void flush_outbox(VirtualTime now);
   void send_offer(Channel& c, VirtualTime now);
+  void offer_sub_channels(DeviceSlot& d, VirtualTime now);
+  void forget_channel(uint32_t relid);  // erases it and its device slot's reference
+  DeviceSlot* slot_of(const Channel& c);
   uint32_t allocate_relid() const;
   Channel* find_channel(uint32_t relid);
   void close_channel(Channel& c, VirtualTime now, const char* why);

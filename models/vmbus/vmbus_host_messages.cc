@@ -286,6 +286,8 @@ void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
   set_state(*c, ChannelState::kOpen, now);
   result(kStatusSuccess, "");
   c->open(std::move(s), now);
+  DeviceSlot* d = slot_of(*c);
+  if (d && c->sub_channel_index() == 0 && d->relid == c->relid()) offer_sub_channels(*d, now);
 }
 
 void VmbusHost::on_close_channel(std::span<const uint8_t> m, VirtualTime now) {
@@ -314,10 +316,7 @@ void VmbusHost::on_relid_released(std::span<const uint8_t> m, VirtualTime now) {
   tracer_.emit(TracePoint::kVmbusChannel, now, kNoVp,
                {TraceField::u64("relid", r.child_relid), TraceField::str_("device", c->device().desc().name),
                 TraceField::str_("state", "released")});
-  for (DeviceSlot& d : devices_)
-    if (d.relid == r.child_relid) d.relid.reset();
-  throttle_.forget(r.child_relid);
-  channels_.erase(r.child_relid);
+  forget_channel(r.child_relid);
 }
 
 // §9.3.

@@ -33,6 +33,18 @@ void TestDevice::packet(const vmbus::RingPacket& p, VirtualTime now) {
           now);
 }
 
+void TestDevice::sub_channel_packet(vmbus::ChannelIo& io, const vmbus::RingPacket& p, VirtualTime now) {
+  if (p.desc.type != vmbus::kPktDataInband) {
+    io.trace(now, "test.ignored", {TraceField::u64("type", p.desc.type), TraceField::u64("trans_id", p.desc.trans_id)});
+    return;
+  }
+  const bool completion = (p.desc.flags & vmbus::kPacketFlagCompletionRequested) != 0;
+  if (io.send(completion ? test::kCompletionType : test::kEchoType, test::kSendFlags, p.desc.trans_id, p.payload()))
+    ++echoed_;
+  else
+    io.trace(now, "test.sub_ring_full", {TraceField::u64("trans_id", p.desc.trans_id)});
+}
+
 bool TestDevice::push(std::vector<uint8_t> payload, VirtualTime now) {
   return enqueue(Outgoing{test::kEchoType, test::kUnsolicitedTransId, std::move(payload), false}, now);
 }

@@ -10,6 +10,9 @@
 // bounded queue (`queue` entries): the new packet is then traced "test.queue_full" and dropped.
 // On closed() queued echoes are dropped (their channel is gone); pushed packets are kept for the
 // next open. poll() has no timed work.
+// Sub-channels (`subchannels` = n, offered once the primary is open): each echoes like the
+// primary, directly on its own ring; an echo that finds that ring full is traced
+// "test.sub_ring_full" and dropped (sub-channels have no queue).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +38,7 @@ class TestDevice final : public vmbus::VmbusDevice {
   void packet(const vmbus::RingPacket& p, VirtualTime now) override;
   std::optional<VirtualTime> poll(VirtualTime) override { return std::nullopt; }
   void space_available(VirtualTime now) override { flush(now); }
+  void sub_channel_packet(vmbus::ChannelIo& io, const vmbus::RingPacket& p, VirtualTime now) override;
 
   // Queues an unsolicited packet; sends it at once if the channel is open and the ring has room.
   // False (and "test.queue_full" while open) if the queue is full: the packet is dropped.

@@ -50,6 +50,8 @@ class FakeIo final : public vmbus::ChannelIo {
   }
   uint32_t vmbus_version() const override { return vmbus::kVersionWin10V53; }
   uint32_t relid() const override { return 7; }
+  uint16_t sub_channel_index() const override { return sub_index; }
+  uint16_t sub_index = 0;
   uint64_t reference_time(VirtualTime now) const override { return reference_time_at(now) + ref_offset; }
   void trace(VirtualTime now, std::string_view event, std::initializer_list<TraceField> fields) override {
     Traced t{now, std::string(event), {}};

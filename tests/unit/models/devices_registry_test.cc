@@ -40,6 +40,8 @@ class SilentIo final : public vmbus::ChannelIo {
   }
   uint32_t vmbus_version() const override { return vmbus::kVersionWin10V53; }
   uint32_t relid() const override { return 1; }
+  uint16_t sub_channel_index() const override { return sub_index; }
+  uint16_t sub_index = 0;
   uint64_t reference_time(VirtualTime now) const override { return reference_time_at(now); }
   void trace(VirtualTime, std::string_view, std::initializer_list<TraceField>) override {}
   std::vector<uint8_t> last;

@@ -32,6 +32,8 @@ class FakeIo final : public vmbus::ChannelIo {
   }
   uint32_t vmbus_version() const override { return vmbus::kVersionWin10V53; }
   uint32_t relid() const override { return 3; }
+  uint16_t sub_channel_index() const override { return sub_index; }
+  uint16_t sub_index = 0;
   uint64_t reference_time(VirtualTime now) const override { return reference_time_at(now); }
   void trace(VirtualTime, std::string_view event, std::initializer_list<TraceField>) override {
     events.emplace_back(event);
@@ -87,6 +89,25 @@ TEST(DevicesTestDevice, CompletionRequestedIsAnsweredWithACompletion) {
   EXPECT_EQ(io.sent[0].trans_id, 77u);
   EXPECT_EQ(io.sent[0].payload, kPayload);
   EXPECT_EQ(dev.packets_echoed(), 1u);
+}
+
+TEST(DevicesTestDevice, SubChannelsEchoOnTheirOwnRingAndDropWhenFull) {
+  FakeIo primary, sub;
+  sub.sub_index = 1;
+  TestDevice dev(named("t"), {});
+  dev.opened(primary, ms(0));
+  dev.sub_channel_opened(sub, ms(0));
+  dev.sub_channel_packet(sub, guest_packet(vmbus::kPktDataInband, 0, 41, kPayload), ms(1));
+  dev.sub_channel_packet(sub, guest_packet(vmbus::kPktDataInband, vmbus::kPacketFlagCompletionRequested, 42, kPayload), ms(1));
+  ASSERT_EQ(sub.sent.size(), 2u);
+  EXPECT_TRUE(primary.sent.empty()) << "echoes go back on the sub-channel they came from";
+  EXPECT_EQ(sub.sent[0].trans_id, 41u);
+  EXPECT_EQ(sub.sent[1].type, vmbus::kPktComp);
+  sub.room = 0;
+  dev.sub_channel_packet(sub, guest_packet(vmbus::kPktDataInband, 0, 43, kPayload), ms(2));
+  EXPECT_EQ(sub.count("test.sub_ring_full"), 1u);
+  EXPECT_EQ(dev.packets_echoed(), 2u);
+  EXPECT_EQ(dev.queued(), 0u) << "sub-channels have no queue";
 }
 
 TEST(DevicesTestDevice, OtherPacketTypesAreIgnored) {

@@ -71,7 +71,11 @@ class RecordingDevice final : public VmbusDevice {
     packets.emplace_back(pl.begin(), pl.end());
   }
   std::optional<VirtualTime> poll(VirtualTime) override { return std::nullopt; }
+  void sub_channel_opened(ChannelIo& io, VirtualTime) override { sub_opens.push_back(io.sub_channel_index()); }
+  void sub_channel_closed(ChannelIo& io, VirtualTime) override { sub_closes.push_back(io.sub_channel_index()); }
+  void sub_channel_packet(ChannelIo& io, const RingPacket&, VirtualTime) override { sub_packets.push_back(io.sub_channel_index()); }
   ChannelIo* io() { return io_; }
+  std::vector<uint16_t> sub_opens, sub_closes, sub_packets;
 
   DeviceDesc desc_;
   int opens = 0, closes = 0;
@@ -600,6 +604,81 @@ TEST_F(VmbusHostTest, GuestReadingBeyondTheWriteIndexOrRewritingItBreaksTheChann
               1u);
     EXPECT_FALSE(io->send(kPktDataInband, 0, 3, x)) << "the channel's rings are abandoned";
   }
+}
+
+TEST_F(VmbusHostTest, SubChannelsAreOfferedOnceThePrimaryIsOpenAndRescindedFirst) {
+  make();
+  devices_[0]->desc_.sub_channels = 2;
+  connect();
+  post_msg(msg<MsgHeader>(MsgType::kRequestOffers));
+  take();
+  open_channel(1);
+  std::vector<Posted> out = take();
+  ASSERT_EQ(out.size(), 4u) << "GPADL_CREATED, OPENCHANNEL_RESULT, two sub-channel offers";
+  for (int i = 0; i < 2; ++i) {
+    auto o = out[2 + i].as<OfferChannel>();
+    EXPECT_EQ(o.sub_channel_index, i + 1);
+    EXPECT_EQ(o.child_relid, 4u + i) << "the next free relids";
+    EXPECT_EQ(o.if_instance, devices_[0]->desc_.instance_id) << "sub-channels share the primary's GUIDs";
+    EXPECT_EQ(o.connection_id, kEventConnectionBase + o.child_relid);
+  }
+  // Open sub-channel 2 on its own ring GPADL and send it a packet.
+  OpenChannel o = msg<OpenChannel>(MsgType::kOpenChannel);
+  create_gpadl(0xE1E20, 5, 0x40, 8);
+  o.child_relid = 5;
+  o.ringbuffer_gpadlhandle = 0xE1E20;
+  o.downstream_ringbuffer_pageoffset = 4;
+  post_msg(o);
+  EXPECT_EQ(take().at(1).as<OpenChannelResult>().status, kStatusSuccess);
+  EXPECT_EQ(devices_[0]->sub_opens, std::vector<uint16_t>{2});
+  uint8_t x[8] = {};
+  ASSERT_TRUE(devices_[0]->io()->send(kPktDataInband, 0, 1, x)) << "the primary still works";
+  // Rescind of the device: sub-channels first, then the primary.
+  ASSERT_TRUE(host_->rescind("a", now_));
+  out = take();
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].as<RescindChannelOffer>().child_relid, 4u);
+  EXPECT_EQ(out[1].as<RescindChannelOffer>().child_relid, 5u);
+  EXPECT_EQ(out[2].as<RescindChannelOffer>().child_relid, 1u);
+  EXPECT_EQ(devices_[0]->sub_closes, std::vector<uint16_t>{2});
+  EXPECT_EQ(devices_[0]->closes, 1);
+}
+
+TEST_F(VmbusHostTest, ASubChannelCanBeRescindedAloneAndIsReofferedAfterRelease) {
+  make();
+  devices_[0]->desc_.sub_channels = 1;
+  connect();
+  post_msg(msg<MsgHeader>(MsgType::kRequestOffers));
+  open_channel(1);
+  take();
+  ASSERT_TRUE(host_->rescind_relid(4, now_));
+  EXPECT_EQ(take().at(0).as<RescindChannelOffer>().child_relid, 4u);
+  EXPECT_NE(host_->channel(1), nullptr);
+  EXPECT_EQ(host_->channel(1)->state, ChannelState::kOpen) << "the primary is untouched";
+  RelidReleased rr = msg<RelidReleased>(MsgType::kRelidReleased);
+  rr.child_relid = 4;
+  post_msg(rr);
+  EXPECT_EQ(host_->channel(4), nullptr);
+  // Closing and reopening the primary offers the sub-channel again.
+  CloseChannel c = msg<CloseChannel>(MsgType::kCloseChannel);
+  c.child_relid = 1;
+  post_msg(c);
+  OpenChannel o = msg<OpenChannel>(MsgType::kOpenChannel);
+  o.child_relid = 1;
+  o.ringbuffer_gpadlhandle = 0xE1E10;
+  o.downstream_ringbuffer_pageoffset = 4;
+  post_msg(o);
+  std::vector<Posted> out = take();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].as<OfferChannel>().sub_channel_index, 1);
+  // UNLOAD forgets sub-channels; after reconnecting only primaries are offered.
+  post_msg(msg<MsgHeader>(MsgType::kUnload));
+  connect();
+  post_msg(msg<MsgHeader>(MsgType::kRequestOffers));
+  out = take();
+  size_t offers = 0;
+  for (const Posted& p : out) offers += p.type() == static_cast<uint32_t>(MsgType::kOfferChannel);
+  EXPECT_EQ(offers, 3u);
 }
 
 TEST_F(VmbusHostTest, MalformedMessagesAreTracedNeverFatal) {

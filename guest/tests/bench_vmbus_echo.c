@@ -1,6 +1,7 @@
 /* bench_vmbus_echo.elf - VMBus ring-echo load for bench/hvsim_bench (V1, V2): pumps TOTAL_PACKETS
  * PAYLOAD-byte in-band packets through every `test` device channel the guest holds and checks
- * every echo.
+ * every echo. Built a second time with TOTAL_PACKETS=0 as bench_vmbus_setup.elf: the same run
+ * without traffic, whose time the bench subtracts (boot, connect, opens, close, unload).
  *
  * Set-up (VP 0, the main context): every VP enables its SynIC and records its VP_INDEX; VP 0
  * connects, requests offers and opens each offered `test` channel (the k-th one with RING_PAGES
@@ -22,7 +23,9 @@
 #include "hvsim/hyperv.h"
 #include "vmbus/vmbus.h"
 
+#ifndef TOTAL_PACKETS
 #define TOTAL_PACKETS 200000u
+#endif
 #define PAYLOAD 64u
 #define RING_PAGES 4u /* per direction: 12 KiB of data, 139 packets of 88 bytes */
 #define WINDOW 128u   /* unanswered packets per channel */

@@ -79,6 +79,7 @@ class Channel final : public ChannelIo {
 
   ChannelState state = ChannelState::kOffered;
   bool offer_sent = false;
+  std::optional<uint8_t> monitor_id;  // allocated when offered over a connection with monitor pages
   std::vector<uint32_t> deferred_teardowns;  // ring GPADL teardown asked while open
   uint64_t packets_in = 0, packets_out = 0, signals_in = 0, signals_out = 0;
 

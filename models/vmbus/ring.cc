@@ -129,27 +129,28 @@ HostRing::ReadStatus HostRing::read_packet(RingPacket& out, std::string& why) {
   uint32_t avail = 0;
   if (!consumer_available(avail, why)) return ReadStatus::kViolation;
   if (avail == 0) return ReadStatus::kEmpty;
-  const std::string at = "packet at offset " + num(private_read_) + ": ";
+  // The error prefix is built only on a violation: this is the per-packet path.
+  auto at = [this] { return "packet at offset " + num(private_read_) + ": "; };
   if (avail < kDescriptorSize + kPacketTrailerSize) {
-    why = at + "only " + num(avail) + " bytes published, less than a descriptor and trailer";
+    why = at() + "only " + num(avail) + " bytes published, less than a descriptor and trailer";
     return ReadStatus::kViolation;
   }
   PacketDescriptor d;
   if (!copy_out(private_read_, reinterpret_cast<uint8_t*>(&d), sizeof d)) {
-    why = at + "data area is not readable";
+    why = at() + "data area is not readable";
     return ReadStatus::kViolation;
   }
   if (d.offset8 < kInbandOffset8) {
-    why = at + "offset8 " + num(d.offset8) + " is below 2 (the descriptor is 16 bytes)";
+    why = at() + "offset8 " + num(d.offset8) + " is below 2 (the descriptor is 16 bytes)";
     return ReadStatus::kViolation;
   }
   if (d.len8 < d.offset8) {
-    why = at + "len8 " + num(d.len8) + " is below offset8 " + num(d.offset8);
+    why = at() + "len8 " + num(d.len8) + " is below offset8 " + num(d.offset8);
     return ReadStatus::kViolation;
   }
   const uint32_t total = uint32_t{d.len8} * kAlign + kPacketTrailerSize;
   if (total > avail) {
-    why = at + "len8 " + num(d.len8) + " (" + num(total) + " bytes with the trailer) exceeds the " + num(avail) +
+    why = at() + "len8 " + num(d.len8) + " (" + num(total) + " bytes with the trailer) exceeds the " + num(avail) +
           " bytes published";
     return ReadStatus::kViolation;
   }
@@ -157,7 +158,7 @@ HostRing::ReadStatus HostRing::read_packet(RingPacket& out, std::string& why) {
   out.offset = private_read_;
   out.bytes.resize(size_t{d.len8} * kAlign);
   if (!copy_out(private_read_, out.bytes.data(), out.bytes.size())) {
-    why = at + "data area is not readable";
+    why = at() + "data area is not readable";
     return ReadStatus::kViolation;
   }
   private_read_ = static_cast<uint32_t>((uint64_t{private_read_} + total) % data_size_);

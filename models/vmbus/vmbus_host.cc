@@ -82,30 +82,43 @@ uint16_t VmbusHost::signal_event(VpIndex vp, uint32_t connection_id, uint16_t fl
   (void)flag;  // offers carry flag 0; any flag number reaches the same channel
   // Signals are handled at once (they only read ring state the guest already published); the
   // drain itself happens `latency` later, as on a real host.
-  handle_signal(Inbound{now, vp, connection_id, true, {}}, now);
+  guest_signalled(*c, vp, "hypercall", now);
   return kHvStatusSuccess;
 }
 
-void VmbusHost::handle_signal(const Inbound& in, VirtualTime now) {
-  Channel* c = find_channel(in.connection_id - kEventConnectionBase);
-  if (!c) return;
-  bool necessary = c->guest_signal(now, params_.latency);
-  tracer_.emit(TracePoint::kVmbusSignal, now, static_cast<int>(in.vp),
-               {TraceField::str_("dir", "guest->host"), TraceField::u64("relid", c->relid()),
-                TraceField::boolean("necessary", necessary)});
+// A guest->host signal on `c`, by hypercall or monitor bit; `vp` is the VP that sent it (for a
+// monitor bit, which carries no sender, the channel's target VP).
+void VmbusHost::guest_signalled(Channel& c, VpIndex vp, const char* via, VirtualTime now) {
+  bool necessary = c.guest_signal(now, params_.latency);
+  tracer_.emit(TracePoint::kVmbusSignal, now, static_cast<int>(vp),
+               {TraceField::str_("dir", "guest->host"), TraceField::u64("relid", c.relid()),
+                TraceField::boolean("necessary", necessary), TraceField::str_("via", via)});
   if (necessary) return;
   ++unnecessary_signals_;
-  tracer_.emit(TracePoint::kVmbusRuleViolation, now, static_cast<int>(in.vp),
-               {TraceField::str_("rule", "unnecessary_signal"), TraceField::u64("relid", c->relid()),
-                TraceField::str_("detail", c->state == ChannelState::kOpen
+  tracer_.emit(TracePoint::kVmbusRuleViolation, now, static_cast<int>(vp),
+               {TraceField::str_("rule", "unnecessary_signal"), TraceField::u64("relid", c.relid()),
+                TraceField::str_("detail", c.state == ChannelState::kOpen
                                                ? "guest->host ring was not empty (or the host was already draining) and no space wait ended"
                                                : "channel is not open")});
-  if (throttle_.count(c->relid(), now, params_.throttle)) {
+  if (throttle_.count(c.relid(), now, params_.throttle)) {
     VirtualTime until = now + params_.throttle.suspend;
-    tracer_.emit(TracePoint::kVmbusThrottle, now, static_cast<int>(in.vp),
-                 {TraceField::u64("relid", c->relid()), TraceField::u64("threshold", params_.throttle.threshold),
+    tracer_.emit(TracePoint::kVmbusThrottle, now, static_cast<int>(vp),
+                 {TraceField::u64("relid", c.relid()), TraceField::u64("threshold", params_.throttle.threshold),
                   TraceField::u64("window_ns", params_.throttle.window.ns()), TraceField::u64("until_ns", until.ns())});
-    platform_.suspend_vp(in.vp, until);
+    platform_.suspend_vp(vp, until);
+  }
+}
+
+void VmbusHost::scan_monitor(VirtualTime now) {
+  MonitorPages::Scan s = monitor_->scan();
+  if (s.stray_bits) protocol_error(now, "monitor bits set for ids no channel was given; cleared", {TraceField::u64("bits", s.stray_bits)});
+  for (uint8_t id : s.ids) {
+    for (auto& [relid, c] : channels_) {
+      if (c->monitor_id != id) continue;
+      const Channel::OpenState* o = c->open_state();
+      guest_signalled(*c, o ? o->target_vp : 0, "monitor", now);
+      break;
+    }
   }
 }
 
@@ -116,6 +129,15 @@ std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
     Inbound in = std::move(inbox_.front());
     inbox_.pop_front();
     handle_message(in, now);
+  }
+  // Monitor pages are scanned every monitor_latency while a monitored channel is open.
+  bool monitored = false;
+  for (auto& [relid, c] : channels_) monitored = monitored || (c->monitor_id && c->state == ChannelState::kOpen);
+  if (!monitor_ || !monitored) next_scan_.reset();
+  else if (!next_scan_) next_scan_ = now + params_.monitor_latency;
+  if (next_scan_ && *next_scan_ <= now) {
+    scan_monitor(now);
+    next_scan_ = now + params_.monitor_latency;
   }
   for (auto& [relid, c] : channels_) {
     c->set_now(now);
@@ -129,6 +151,7 @@ std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
     if (t && (!next || *t < *next)) next = t;
   };
   if (!inbox_.empty()) consider(inbox_.front().due);
+  consider(next_scan_);
   for (auto& [relid, c] : channels_) consider(c->next_deadline());
   for (const DeviceSlot& d : devices_) consider(d.deadline);
   if (!outbox_.empty()) consider(now + params_.latency);  // retry a full SynIC queue
@@ -197,6 +220,11 @@ void VmbusHost::send_offer(Channel& c, VirtualTime now) {
   m.mmio_megabytes = d.mmio_megabytes;
   std::memcpy(m.user_def, d.user_def, sizeof m.user_def);
   m.sub_channel_index = c.sub_channel_index();
+  if (monitor_ && !c.monitor_id) c.monitor_id = monitor_->allocate(c.connection_id());
+  if (c.monitor_id) {
+    m.monitorid = *c.monitor_id;
+    m.monitor_allocated = 1;
+  }
   m.child_relid = c.relid();
   m.is_dedicated_interrupt = 1;
   m.connection_id = c.connection_id();
@@ -250,6 +278,7 @@ void VmbusHost::forget_channel(uint32_t relid) {
     std::erase(d->sub_relids, relid);
   }
   throttle_.forget(relid);
+  if (c->monitor_id && monitor_) monitor_->release(*c->monitor_id);
   channels_.erase(relid);
 }
 
@@ -322,6 +351,7 @@ void VmbusHost::disconnect(VirtualTime now) {
     c->deferred_teardowns.clear();
     close_channel(*c, now, "disconnect");
     c->offer_sent = false;
+    c->monitor_id.reset();
   }
   // Rescinded channels count as released; sub-channels go with their primaries' opens.
   std::vector<uint32_t> gone;
@@ -331,6 +361,8 @@ void VmbusHost::disconnect(VirtualTime now) {
   gpadls_.clear();
   gpadl_pages_.clear();
   outbox_.clear();
+  monitor_.reset();
+  next_scan_.reset();
   conn_.reset();
 }
 

@@ -18,8 +18,9 @@
 // throttling of a guest that signals without need. Malformed guest input is traced
 // (vmbus.protocol_error) and answered as the protocol allows — never a crash, never unbounded
 // memory (inbox, outbox and device queues are bounded).
-// Omitted: monitor pages (offers say monitor_allocated = 0, so guests signal by hypercall), the
-// < 2.4 shared interrupt page, hv_sock (TL_CONNECT), reserved channels, 6.0 feature flags.
+// Monitor pages (§5.8): when the guest gives both in INITIATE_CONTACT, offers carry a monitor id
+// and the host scans the pending bits every monitor_latency while such a channel is open.
+// Omitted: the < 2.4 shared interrupt page, hv_sock (TL_CONNECT), reserved channels, 6.0 feature flags.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,7 @@
 
 #include "models/vmbus/channel.h"
 #include "models/vmbus/gpadl.h"
+#include "models/vmbus/monitor.h"
 #include "models/vmbus/protocol.h"
 #include "models/vmbus/throttle.h"
 #include "models/vmbus/vmbus_device.h"
@@ -47,6 +49,8 @@ struct VmbusHostParams {
   uint64_t seed = 1;                  // offer order
   VirtualTime latency = VirtualTime::from_us(5);  // guest message/signal -> host handles it
   VirtualTime retarget_lag = VirtualTime{};       // MODIFYCHANNEL -> interrupts still on the old VP
+  // Monitor pages: scan period of the guest's pending bits; 0 = offers get no monitor id.
+  VirtualTime monitor_latency = VirtualTime::from_us(100);
   ThrottlePolicy throttle;
 };
 
@@ -138,7 +142,8 @@ class VmbusHost {
   bool teardown_gpadl(uint32_t handle);  // forgets a created GPADL and its pages
 
   // vmbus_host.cc
-  void handle_signal(const Inbound& in, VirtualTime now);
+  void guest_signalled(Channel& c, VpIndex vp, const char* via, VirtualTime now);
+  void scan_monitor(VirtualTime now);
   void send(std::span<const uint8_t> msg, VirtualTime now);
   template <typename T> void send(const T& msg, VirtualTime now) {
     send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&msg), sizeof msg), now);
@@ -165,7 +170,9 @@ class VmbusHost {
   std::optional<Connection> conn_;       // a version was accepted
   std::optional<ReplyTarget> reply_to_;  // outlives conn_ for VERSION_RESPONSE refusals, UNLOAD_RESPONSE
   GpadlTable gpadls_;
-  std::map<uint64_t, uint32_t> gpadl_pages_;  // PFN -> how many created GPADLs describe it (checker)
+  std::map<uint64_t, uint32_t> gpadl_pages_;
+  std::optional<MonitorPages> monitor_;      // while connected with monitor pages
+  std::optional<VirtualTime> next_scan_;     // while a channel with a monitor id is open  // PFN -> how many created GPADLs describe it (checker)
   std::vector<DeviceSlot> devices_;  // in add order
   std::map<uint32_t, std::unique_ptr<Channel>> channels_;  // by relid
   std::deque<Inbound> inbox_;

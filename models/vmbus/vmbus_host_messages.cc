@@ -108,6 +108,15 @@ void VmbusHost::on_initiate_contact(const Inbound& in, VirtualTime now) {
     if (!on_v5_port || sint != kVmbusSint) known = false;  // OpenVMM: only SINT 2, only on id 4
   }
   if (known && ((ic.monitor_page1 == 0) != (ic.monitor_page2 == 0))) state = 2;  // both or neither
+  std::optional<MonitorPages> monitor;
+  if (known && state == 0 && ic.monitor_page1 != 0 && params_.monitor_latency.ps() > 0) {
+    monitor.emplace(mem_, ic.monitor_page1, ic.monitor_page2, params_.monitor_latency);
+    if (!monitor->usable()) {
+      protocol_error(now, "INITIATE_CONTACT monitor pages are not two distinct page-aligned RAM pages; connection failed",
+                     {TraceField::hex("monitor_page1", ic.monitor_page1), TraceField::hex("monitor_page2", ic.monitor_page2)});
+      state = 2;
+    }
+  }
   // Below 3.0 the host ignores target_vcpu and answers on VP 0.
   VpIndex target = v >= kVersionWin8_1 ? ic.target_vcpu : 0;
   if (target >= platform_.vp_count()) {
@@ -121,7 +130,10 @@ void VmbusHost::on_initiate_contact(const Inbound& in, VirtualTime now) {
   r.msg_conn_id = v >= kVersionWin10V5 ? kMessageConnectionId : v;
   // The response goes out on the requested VP/SINT even when the version is refused.
   reply_to_ = ReplyTarget{target, sint};
-  if (known && state == 0) conn_ = Connection{v, target, sint, false};
+  if (known && state == 0) {
+    conn_ = Connection{v, target, sint, false};
+    if (monitor && monitor->usable()) monitor_.emplace(std::move(*monitor));
+  }
   tracer_.emit(TracePoint::kVmbusChannel, now, static_cast<int>(target),
                {TraceField::str_("state", known && state == 0 ? "connected" : "refused"),
                 TraceField::str_("version", version_name(v)), TraceField::u64("target_vp", target),

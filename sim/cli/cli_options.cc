@@ -41,6 +41,8 @@ const char kRunHelp[] =
     "  --shutdown-at TIME    the host asks the guest to shut down at TIME (= shutdown.at=TIME)\n"
     "  --retarget-lag TIME   after MODIFYCHANNEL, channel interrupts still go to the old VP for\n"
     "                        TIME (default 0)\n"
+    "  --monitor-latency T   how often the host scans the guest's monitor page for signals\n"
+    "                        (default 100us; 0: offers carry no monitor id)\n"
     "  --throttle N/WIN/SUS  interrupt throttling: more than N unnecessary guest signals on a\n"
     "                        channel within WIN suspend the VP for SUS (default 256/10ms/2s; 0: off)\n"
     "  --ap-start MODE       all: every vCPU starts at the entry point (default);\n"
@@ -138,7 +140,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     static const char* const kWithValue[] = {"--guest", "--vcpus", "--memory", "--seed", "--quantum", "--tsc-hz",
                                              "--max-time", "--ap-start", "--trace", "--trace-filter", "--hv",
                                              "--host", "--apic-hz", "--vmbus-devices", "--device-param",
-                                             "--shutdown-at", "--retarget-lag", "--throttle"};
+                                             "--shutdown-at", "--retarget-lag", "--throttle", "--monitor-latency"};
     bool known = false;
     for (const char* k : kWithValue) known = known || opt == k;
     if (!known) throw UsageError("unknown option '" + opt + "'; try `hvsim run --help`");
@@ -176,6 +178,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     }
     else if (opt == "--retarget-lag") o.machine.retarget_lag = parse_duration(opt, value);
     else if (opt == "--throttle") o.machine.throttle = parse_throttle(opt, value);
+    else if (opt == "--monitor-latency") o.machine.monitor_latency = parse_duration(opt, value);
     else if (opt == "--trace") o.trace_path = value;
     else if (opt == "--trace-filter") o.trace_filter = value;
   }

@@ -55,6 +55,7 @@ struct MachineParams {
   std::vector<std::pair<std::string, std::string>> device_params;
   VirtualTime retarget_lag;
   vmbus::ThrottlePolicy throttle;
+  VirtualTime monitor_latency = VirtualTime::from_us(100);  // 0: offers carry no monitor id
 };
 
 // Checks ranges; throws UsageError naming the option.

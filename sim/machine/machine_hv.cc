@@ -34,7 +34,8 @@ void Machine::build_hypervisor() {
     });
     add_msr_handler(hv_.get());
     if (hp.hv.synic && params_.vmbus_devices != "none") {
-      VmbusConfig vc{params_.vmbus_devices, params_.device_params, params_.retarget_lag, params_.throttle};
+      VmbusConfig vc{params_.vmbus_devices, params_.device_params, params_.retarget_lag, params_.throttle,
+                     params_.monitor_latency};
       vmbus_ = std::make_unique<VmbusBridge>(vc, hp.host, params_.seed, *mem_, *hv_, static_cast<VmbusMachine&>(*this),
                                              tracer_);
     }

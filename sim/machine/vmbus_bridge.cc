@@ -34,6 +34,7 @@ VmbusBridge::VmbusBridge(const VmbusConfig& config, const hv::HostProfile& host,
   p.seed = seed;
   p.retarget_lag = config.retarget_lag;
   p.throttle = config.throttle;
+  p.monitor_latency = config.monitor_latency;
   host_ = std::make_unique<vmbus::VmbusHost>(std::move(p), ram_, static_cast<vmbus::VmbusPlatform&>(*this), tracer);
 
   // Entries are TYPE or TYPE:NAME (several devices of one type need names: test:t1,test:t2).

@@ -26,6 +26,7 @@ struct VmbusConfig {
   std::vector<std::pair<std::string, std::string>> device_params;  // ("shutdown.at", "3s")
   VirtualTime retarget_lag;
   vmbus::ThrottlePolicy throttle;
+  VirtualTime monitor_latency;
 };
 
 class VmbusBridge final : private vmbus::VmbusPlatform {

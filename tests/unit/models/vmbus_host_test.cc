@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "models/hv/host_profile.h"
@@ -679,6 +680,63 @@ TEST_F(VmbusHostTest, ASubChannelCanBeRescindedAloneAndIsReofferedAfterRelease) 
   size_t offers = 0;
   for (const Posted& p : out) offers += p.type() == static_cast<uint32_t>(MsgType::kOfferChannel);
   EXPECT_EQ(offers, 3u);
+}
+
+TEST_F(VmbusHostTest, MonitorPagesCarryGuestSignalsWithoutHypercalls) {
+  make();
+  constexpr uint64_t kP2c = 0x30000, kC2p = 0x31000;
+  InitiateContact ic = msg<InitiateContact>(MsgType::kInitiateContact);
+  ic.vmbus_version_requested = kVersionWin10V53;
+  ic.interrupt_page_or_sint = kVmbusSint;
+  ic.monitor_page1 = kP2c;
+  ic.monitor_page2 = kC2p;
+  post_msg(ic, kMessageConnectionIdV5);
+  post_msg(msg<MsgHeader>(MsgType::kRequestOffers));
+  std::vector<Posted> out = take();
+  std::map<uint32_t, uint8_t> ids;  // relid -> monitor id
+  for (const Posted& p : out) {
+    if (p.type() != static_cast<uint32_t>(MsgType::kOfferChannel)) continue;
+    auto o = p.as<OfferChannel>();
+    EXPECT_EQ(o.monitor_allocated, 1);
+    ids[o.child_relid] = o.monitorid;
+    // The host describes the id in the child->parent page: group enabled, connection id.
+    unsigned g = o.monitorid / 32, b = o.monitorid % 32;
+    EXPECT_TRUE(mem_.get<uint32_t>(kC2p + MonitorPages::kTriggerStateOffset) & (1u << g));
+    EXPECT_EQ(mem_.get<uint32_t>(kC2p + MonitorPages::kParameterOffset + 8 * (g * 32 + b)), o.connection_id);
+    EXPECT_EQ(mem_.get<uint16_t>(kP2c + MonitorPages::kLatencyOffset + 2 * (g * 32 + b)), 1000u) << "100 us";
+  }
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ((std::set<uint8_t>{ids[1], ids[2], ids[3]}).size(), 3u) << "distinct ids";
+  open_channel(1);
+  uint8_t hello[8] = {'h', 'i'};
+  guest_write(hello);
+  uint8_t id = ids[1];
+  uint64_t pending = kC2p + MonitorPages::kTriggerGroupOffset + 8 * (id / 32);
+  mem_.put<uint32_t>(pending, mem_.get<uint32_t>(pending) | (1u << (id % 32)));
+  advance(VirtualTime::from_us(100));  // the scan finds the bit
+  EXPECT_EQ(mem_.get<uint32_t>(pending), 0u) << "the host consumed the bit";
+  EXPECT_EQ(traced("\"via\":\"monitor\""), 1u);
+  EXPECT_TRUE(devices_[0]->packets.empty());
+  advance(kLatency);
+  EXPECT_EQ(devices_[0]->packets.size(), 1u) << "drained like a hypercall signal";
+  // A bit nobody was given is cleared and reported.
+  mem_.put<uint32_t>(kC2p + MonitorPages::kTriggerGroupOffset, 1u << 31);
+  advance(VirtualTime::from_us(100));
+  EXPECT_EQ(traced("monitor bits set for ids no channel was given"), 1u);
+}
+
+TEST_F(VmbusHostTest, MonitorPagesOutsideRamFailTheConnection) {
+  make();
+  InitiateContact ic = msg<InitiateContact>(MsgType::kInitiateContact);
+  ic.vmbus_version_requested = kVersionWin10V53;
+  ic.interrupt_page_or_sint = kVmbusSint;
+  ic.monitor_page1 = 0x30000;
+  ic.monitor_page2 = 0x7fff0000;  // beyond the 1 MiB of RAM
+  post_msg(ic, kMessageConnectionIdV5);
+  auto r = take().at(0).as<VersionResponse>();
+  EXPECT_EQ(r.version_supported, 1);
+  EXPECT_EQ(r.connection_state, 2);
+  EXPECT_FALSE(host_->connected());
 }
 
 TEST_F(VmbusHostTest, MalformedMessagesAreTracedNeverFatal) {

@@ -161,11 +161,12 @@ EchoResult measure_echo(const std::string& dir, unsigned channels, unsigned vcpu
 void print_echo(unsigned channels, unsigned vcpus, const EchoResult& r, const EchoResult& base) {
   bool ok = r.ok && r.load.packets == base.load.packets;
   double ratio = base.ns_per_packet() > 0 ? r.ns_per_packet() / base.ns_per_packet() : 0.0;
-  std::printf("V2: %3u channels (%2u active) %2u VPs: %6llu packets, %.3f s - setup %.3f s: %6.1f ns/packet, ratio %.2f",
+  std::printf("V2: %3u channels (%2u active) %2u VPs: %6llu packets, %.3f s - setup %.3f s: %6.1f ns/packet, "
+              "ratio %.2f",
               channels, r.load.active, vcpus, static_cast<unsigned long long>(r.load.packets), r.load.seconds, r.setup,
               r.ns_per_packet(), ratio);
-  if (r.load.unnecessary_signals) std::printf(", %llu unnecessary signals",
-                                              static_cast<unsigned long long>(r.load.unnecessary_signals));
+  if (r.load.unnecessary_signals)
+    std::printf(", %llu unnecessary signals", static_cast<unsigned long long>(r.load.unnecessary_signals));
   if (!ok) std::printf("  FAIL (%s)", r.load.verdict.c_str());
   std::printf("\n");
 }

@@ -1,18 +1,25 @@
-/* string.c - memset/memcpy via rep stosb/movsb (no loop GCC could turn back into a call). */
+/* string.c - memset/memcpy via rep stos/movs (no loop GCC could turn back into a call).
+ * Quadwords first, then the byte tail: under the CPU emulator every iteration of a rep string
+ * instruction is a block of its own, so eight bytes per iteration make copies about 8x cheaper. */
 #include <stdint.h>
 #include "hvsim/string.h"
 
 void *memset(void *dst, int c, size_t n)
 {
     void *d = dst;
-    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+    size_t q = n / 8, tail = n % 8;
+    uint64_t v = 0x0101010101010101ull * (uint8_t)c;
+    __asm__ volatile("rep stosq" : "+D"(d), "+c"(q) : "a"(v) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(tail) : "a"(c) : "memory");
     return dst;
 }
 
 void *memcpy(void *dst, const void *src, size_t n)
 {
     void *d = dst;
-    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+    size_t q = n / 8, tail = n % 8;
+    __asm__ volatile("rep movsq" : "+D"(d), "+S"(src), "+c"(q) : : "memory");
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(tail) : : "memory");
     return dst;
 }
 

@@ -471,11 +471,18 @@ std::optional<VirtualTime> LocalApic::next_deadline(VirtualTime now) const {
     if (state_.tsc_deadline == 0) return std::nullopt;
     uint64_t tsc = guest_tsc(now);
     if (tsc >= state_.tsc_deadline) return now;
-    uint128 target = uint128{tsc_clock_.ticks_at(now)} + (state_.tsc_deadline - tsc);
-    return time_after(VirtualTime{}, target, tsc_clock_.hz());
+    VirtualTime since = now > tsc_base_time_ ? now - tsc_base_time_ : VirtualTime{};
+    uint128 target = uint128{tsc_clock_.ticks_at(since)} + (state_.tsc_deadline - tsc);
+    return time_after(tsc_base_time_, target, tsc_clock_.hz());
   }
   if (!state_.timer.armed) return std::nullopt;
   return count_expiry(state_.timer.next);
+}
+
+void LocalApic::set_tsc_clock(uint64_t hz, VirtualTime base_time, uint64_t base_ticks) {
+  tsc_clock_ = ClockRate(checked_hz(hz));
+  tsc_base_time_ = base_time;
+  tsc_base_ticks_ = base_ticks;
 }
 
 std::optional<VirtualTime> LocalApic::poll(VirtualTime now) {

@@ -103,6 +103,9 @@ class LocalApic {
   // Guest TSC = ticks of tsc_hz since time 0 + offset (mod 2^64); the machine keeps it equal to
   // the vCPU's IA32_TSC offset so TSC-deadline expiries match RDTSC.
   void set_tsc_offset(uint64_t offset) { tsc_offset_ = offset; }
+  // A TSC frequency change (live migration): from `base_time` the TSC counts `hz` from
+  // `base_ticks` (offset excluded), so an armed TSC deadline fires at the new rate.
+  void set_tsc_clock(uint64_t hz, VirtualTime base_time, uint64_t base_ticks);
 
   // INIT (SDM §10.12.5.1): every register returns to its power-up value except IA32_APIC_BASE
   // (mode, enable, BSP) and the APIC ID; pending IRR/ISR bits, ESR, the timer and
@@ -175,7 +178,9 @@ class LocalApic {
 
   unsigned timer_mode() const { return (state_.lvt[0] >> 17) & 3; }
   uint32_t divisor() const;
-  uint64_t guest_tsc(VirtualTime now) const { return tsc_clock_.ticks_at(now) + tsc_offset_; }
+  uint64_t guest_tsc(VirtualTime now) const {
+    return tsc_base_ticks_ + (now > tsc_base_time_ ? tsc_clock_.ticks_at(now - tsc_base_time_) : 0) + tsc_offset_;
+  }
   std::optional<VirtualTime> count_expiry(uint64_t index) const;
   std::optional<VirtualTime> next_deadline(VirtualTime now) const;
   void fire_due(VirtualTime now);
@@ -189,6 +194,8 @@ class LocalApic {
   Tracer& tracer_;
   uint64_t apic_base_;
   uint64_t tsc_offset_ = 0;
+  VirtualTime tsc_base_time_;   // the TSC counted tsc_base_ticks_ (offset excluded) at this time
+  uint64_t tsc_base_ticks_ = 0;
   State state_{};
 };
 

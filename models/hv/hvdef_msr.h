@@ -50,5 +50,6 @@ constexpr uint64_t kCrashMessageMax = 4096;
 
 // REENLIGHTENMENT_CONTROL: [7:0] vector, [15:8] RsvdZ, b16 enabled, [31:17] RsvdZ, [63:32] target VP.
 constexpr uint64_t kReenlightenmentRsvdZ = 0x00000000fffeff00ull;
+constexpr uint64_t kReenlightenmentEnabled = 1ull << 16;  // REENLIGHTENMENT_CONTROL b16
 
 }  // namespace hvsim::hv

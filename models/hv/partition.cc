@@ -10,7 +10,7 @@ namespace hvsim::hv {
 
 HvPartition::HvPartition(const PartitionParams& p, PhysicalMemory& mem, HvPlatform& platform, InterruptSink& irq,
                          Tracer& tracer)
-    : params_(p), mem_(mem), platform_(platform), tracer_(tracer), ref_tsc_(tracer), tsc_hz_(p.tsc_hz) {
+    : params_(p), mem_(mem), platform_(platform), irq_(irq), tracer_(tracer), ref_tsc_(tracer), tsc_hz_(p.tsc_hz) {
   StimerOptions timer_options;
   timer_options.direct_mode_available = p.hv.stimer_direct || !p.hv.enforce_cpuid;
   for (VpIndex vp = 0; vp < p.vcpu_count; ++vp) {
@@ -85,6 +85,14 @@ void HvPartition::change_tsc_frequency(uint64_t new_hz, uint64_t guest_tsc_now, 
   ref_tsc_.invalidate(now);
   tsc_hz_ = new_hz;
   if (state_.reference_tsc & kOverlayEnable) publish_reference_tsc(guest_tsc_now, now);
+  const uint64_t rc = state_.reenlightenment_control;
+  if (!(rc & kReenlightenmentEnabled)) return;
+  if (state_.tsc_emulation_control & 1) {
+    state_.tsc_emulation_status = 1;  // InProgress
+    trace_write(static_cast<VpIndex>(rc >> 32), HV_X64_MSR_TSC_EMULATION_STATUS, 1, now);
+  }
+  const auto target = static_cast<VpIndex>(rc >> 32);
+  if (target < vps_.size()) irq_.request_interrupt(target, static_cast<uint8_t>(rc & 0xFF));
 }
 
 // CRASH_CTL with CrashNotify (§2.8): report P0..P4, and with CrashMessage the message at P3

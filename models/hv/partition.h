@@ -60,7 +60,11 @@ class HvPartition {
   SynIc& synic(VpIndex vp) { return *vps_[vp]->synic; }
 
   // Host action (a live migration): the guest-visible TSC frequency changes at `now`. The
-  // reference TSC page is invalidated (sequence 0) then republished for the new frequency.
+  // reference TSC page is invalidated (sequence 0) then republished for the new frequency. With
+  // reenlightenment enabled (§2.9: REENLIGHTENMENT_CONTROL b16) the target VP gets the control's
+  // vector, and with TSC_EMULATION_CONTROL b0 TSC_EMULATION_STATUS.InProgress is set until the
+  // guest writes 0. (hvsim's TSC reads are exact at every frequency: "emulation" changes nothing
+  // else.)
   void change_tsc_frequency(uint64_t new_hz, uint64_t guest_tsc_now, VirtualTime now);
 
  private:
@@ -93,6 +97,7 @@ class HvPartition {
   PartitionParams params_;
   PhysicalMemory& mem_;
   HvPlatform& platform_;
+  InterruptSink& irq_;
   Tracer& tracer_;
   std::vector<std::unique_ptr<Vp>> vps_;
   ReferenceTscPage ref_tsc_;

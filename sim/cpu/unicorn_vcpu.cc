@@ -389,8 +389,10 @@ void UnicornVcpu::hook_block(uc_struct*, uint64_t addr, uint32_t size, void* sel
     return;
   }
   // can_take_interrupt() reads the shadow from the engine's state: a block that starts right after
-  // STI (which ends a translation block) runs before the window opens.
-  if (v->want_irq_window_ && v->can_take_interrupt()) {
+  // STI (which ends a translation block) runs before the window opens. It costs an RFLAGS read
+  // (QEMU computes the flags), so a guest that runs long with IF=0 while an interrupt waits is
+  // checked every kWindowCheckBlocks blocks: the interrupt comes at most that many blocks late.
+  if (v->want_irq_window_ && ++v->window_blocks_ % kWindowCheckBlocks == 0 && v->can_take_interrupt()) {
     v->want_irq_window_ = false;
     v->kicked_ = true;
     v->stop_block_ = addr;

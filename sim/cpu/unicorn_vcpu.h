@@ -184,6 +184,8 @@ class UnicornVcpu final : public VcpuContext {
   bool blob_current_ = false;             // blob_ equals the engine's state (see snapshot())
   bool kicked_ = false;
   bool want_irq_window_ = false;
+  uint64_t window_blocks_ = 0;  // blocks run while want_irq_window_ (see hook_block)
+  static constexpr uint64_t kWindowCheckBlocks = 8;
   bool halted_cleanly_ = false;           // the last stop was HLT: no exception can be in flight
   std::vector<uint64_t> stale_pages_;     // pages whose translations must be dropped
 

@@ -101,6 +101,7 @@ void Machine::change_tsc_frequency(uint64_t new_hz) {
   tsc_base_ticks_ = base;
   tsc_base_time_ = now_;
   tsc_hz_ = new_hz;
+  for (Slot& s : vcpus_) s.apic->set_tsc_clock(new_hz, now_, base);
   hv_->partition().change_tsc_frequency(new_hz, base, now_);
 }
 

@@ -736,6 +736,20 @@ TEST_F(LocalApicTimerTest, TscDeadlineFollowsTheTscOffset) {
   EXPECT_EQ(rd(kMsrIa32TscDeadline), UINT64_MAX);
 }
 
+TEST_F(LocalApicTimerTest, TscDeadlineFollowsAFrequencyChange) {
+  ASSERT_TRUE(wr(kMsrLvtTimer, 0x40020));
+  ASSERT_TRUE(wr(kMsrIa32TscDeadline, 10000));  // 5 us at 2 GHz
+  EXPECT_EQ(a().poll(T0), us(5));
+  // At 1 us (TSC 2000) the TSC slows to 1 GHz: the remaining 8000 ticks take 8 us.
+  a().set_tsc_clock(1000000000, us(1), 2000);
+  EXPECT_EQ(rd(kMsrIa32TscDeadline, us(1)), 10000u);
+  EXPECT_EQ(a().poll(us(1)), us(9));
+  EXPECT_EQ(a().poll(us(9) - VirtualTime::from_ps(1)), us(9));
+  EXPECT_FALSE(a().irr(0x20));
+  EXPECT_EQ(a().poll(us(9)), std::nullopt);
+  EXPECT_TRUE(a().irr(0x20));
+}
+
 TEST_F(LocalApicTimerTest, EnteringTscDeadlineModeStopsTheCountdown) {
   ASSERT_TRUE(wr(kMsrLvtTimer, 0x20));
   ASSERT_TRUE(wr(kMsrInitial, 1000));

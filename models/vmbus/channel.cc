@@ -11,8 +11,14 @@ const char* channel_state_name(ChannelState s) {
   return "?";
 }
 
-Channel::Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, VmbusPlatform& platform, Tracer& tracer)
-    : relid_(relid), sub_index_(sub_index), device_(device), platform_(platform), tracer_(tracer) {}
+Channel::Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, bool& device_touched, VmbusPlatform& platform,
+                 Tracer& tracer)
+    : relid_(relid),
+      sub_index_(sub_index),
+      device_(device),
+      device_touched_(device_touched),
+      platform_(platform),
+      tracer_(tracer) {}
 
 void Channel::trace(VirtualTime now, std::string_view event, std::initializer_list<TraceField> fields) {
   // The record carries the device, the channel and the event, then the device's own fields.
@@ -30,6 +36,7 @@ void Channel::open(OpenState&& s, VirtualTime now) {
   open_.emplace(std::move(s));
   open_->in.attach_as_producer();
   state = ChannelState::kOpen;
+  device_touched_ = true;
   if (sub_index_ == 0) device_.opened(*this, now);
   else device_.sub_channel_opened(*this, now);
 }
@@ -37,6 +44,7 @@ void Channel::open(OpenState&& s, VirtualTime now) {
 void Channel::close(VirtualTime now) {
   if (!open_) return;
   open_.reset();
+  device_touched_ = true;
   if (sub_index_ == 0) device_.closed(now);
   else device_.sub_channel_closed(*this, now);
 }
@@ -89,6 +97,7 @@ bool Channel::guest_signal(VirtualTime now, VirtualTime latency) {
   if (open_->space_wait && open_->in.space_became_available()) {
     necessary = true;
     open_->space_wait = false;
+    device_touched_ = true;
     if (sub_index_ == 0) device_.space_available(now);
   }
   return necessary;
@@ -111,6 +120,7 @@ void Channel::drain(VirtualTime now) {
         return;
       }
       ++packets_in;
+      device_touched_ = true;
       if (sub_index_ == 0) device_.packet(p, now);
       else device_.sub_channel_packet(*this, p, now);
       if (!open_ || open_->broken) return;  // the device closed or broke the channel

@@ -31,7 +31,9 @@ const char* channel_state_name(ChannelState s);
 
 class Channel final : public ChannelIo {
  public:
-  Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, VmbusPlatform& platform, Tracer& tracer);
+  // `device_touched` is set whenever the channel calls into the device (the host then polls it).
+  Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, bool& device_touched, VmbusPlatform& platform,
+          Tracer& tracer);
 
   struct OpenState {
     uint32_t gpadl = 0;
@@ -90,6 +92,7 @@ class Channel final : public ChannelIo {
   uint32_t relid_;
   uint16_t sub_index_;
   VmbusDevice& device_;
+  bool& device_touched_;
   VmbusPlatform& platform_;
   Tracer& tracer_;
   uint32_t version_ = 0;

@@ -22,7 +22,7 @@ VmbusHost::~VmbusHost() = default;
 void VmbusHost::add_device(std::unique_ptr<VmbusDevice> device, bool offered) {
   const std::string& name = device->desc().name;
   if (slot_of(name)) throw UsageError("VMBus device name '" + name + "' is used twice");
-  devices_.push_back(DeviceSlot{std::move(device), offered, std::nullopt, {}, std::nullopt});
+  devices_.push_back(DeviceSlot{std::move(device), offered, std::nullopt, {}, std::nullopt, true});
 }
 
 VmbusHost::DeviceSlot* VmbusHost::slot_of(std::string_view name) {
@@ -33,7 +33,9 @@ VmbusHost::DeviceSlot* VmbusHost::slot_of(std::string_view name) {
 
 VmbusDevice* VmbusHost::device(std::string_view name) {
   DeviceSlot* d = slot_of(name);
-  return d ? d->device.get() : nullptr;
+  if (!d) return nullptr;
+  d->touched = true;
+  return d->device.get();
 }
 
 std::vector<std::string> VmbusHost::device_names() const {
@@ -90,6 +92,7 @@ uint16_t VmbusHost::signal_event(VpIndex vp, uint32_t connection_id, uint16_t fl
 // monitor bit, which carries no sender, the channel's target VP).
 void VmbusHost::guest_signalled(Channel& c, VpIndex vp, const char* via, VirtualTime now) {
   bool necessary = c.guest_signal(now, params_.latency);
+  if (c.next_deadline()) draining_.insert(c.relid());
   tracer_.emit(TracePoint::kVmbusSignal, now, static_cast<int>(vp),
                {TraceField::str_("dir", "guest->host"), TraceField::u64("relid", c.relid()),
                 TraceField::boolean("necessary", necessary), TraceField::str_("via", via)});
@@ -139,11 +142,18 @@ std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
     scan_monitor(now);
     next_scan_ = now + params_.monitor_latency;
   }
-  for (auto& [relid, c] : channels_) {
-    c->set_now(now);
-    c->drain(now);
+  for (auto& [relid, c] : channels_) c->set_now(now);  // devices send from poll() and packet()
+  for (auto it = draining_.begin(); it != draining_.end();) {
+    Channel* c = find_channel(*it);
+    if (c) c->drain(now);
+    it = c && c->next_deadline() ? std::next(it) : draining_.erase(it);
   }
-  for (DeviceSlot& d : devices_) d.deadline = d.device->poll(now);
+  // Devices are polled when an event reached them or their deadline is due.
+  for (DeviceSlot& d : devices_) {
+    if (!d.touched && !(d.deadline && *d.deadline <= now)) continue;
+    d.touched = false;
+    d.deadline = d.device->poll(now);
+  }
   flush_outbox(now);
 
   std::optional<VirtualTime> next;
@@ -152,8 +162,8 @@ std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
   };
   if (!inbox_.empty()) consider(inbox_.front().due);
   consider(next_scan_);
-  for (auto& [relid, c] : channels_) consider(c->next_deadline());
-  for (const DeviceSlot& d : devices_) consider(d.deadline);
+  for (uint32_t relid : draining_) consider(channels_.at(relid)->next_deadline());
+  for (const DeviceSlot& d : devices_) consider(d.touched ? std::optional<VirtualTime>(now) : d.deadline);
   if (!outbox_.empty()) consider(now + params_.latency);  // retry a full SynIC queue
   if (next && *next < now) next = now;
   return next;
@@ -238,7 +248,7 @@ bool VmbusHost::offer(std::string_view name, VirtualTime now) {
   uint32_t relid = allocate_relid();
   if (relid == 0) return false;
   d->relid = relid;
-  auto c = std::make_unique<Channel>(relid, 0, *d->device, platform_, tracer_);
+  auto c = std::make_unique<Channel>(relid, 0, *d->device, d->touched, platform_, tracer_);
   Channel& ch = *c;
   channels_[relid] = std::move(c);
   set_state(ch, ChannelState::kOffered, now);
@@ -255,7 +265,7 @@ void VmbusHost::offer_sub_channels(DeviceSlot& d, VirtualTime now) {
     if (exists) continue;  // still offered (or rescinded and not yet released)
     uint32_t relid = allocate_relid();
     if (relid == 0) return;
-    auto c = std::make_unique<Channel>(relid, i, *d.device, platform_, tracer_);
+    auto c = std::make_unique<Channel>(relid, i, *d.device, d.touched, platform_, tracer_);
     Channel& ch = *c;
     channels_[relid] = std::move(c);
     d.sub_relids.push_back(relid);
@@ -278,6 +288,7 @@ void VmbusHost::forget_channel(uint32_t relid) {
     std::erase(d->sub_relids, relid);
   }
   throttle_.forget(relid);
+  draining_.erase(relid);
   if (c->monitor_id && monitor_) monitor_->release(*c->monitor_id);
   channels_.erase(relid);
 }

@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -71,6 +72,8 @@ class VmbusHost {
   // Adds a device before the run (offered on REQUESTOFFERS unless `offered` is false: then only
   // offer() makes it appear, as a hot-add). Names must be unique (UsageError otherwise).
   void add_device(std::unique_ptr<VmbusDevice> device, bool offered = true);
+  // The device (nullptr if unknown). It is polled at the next poll(): callers may change it
+  // (TestDevice::push, ShutdownDevice::request_shutdown).
   VmbusDevice* device(std::string_view name);
   std::vector<std::string> device_names() const;
 
@@ -124,6 +127,7 @@ class VmbusHost {
     std::optional<uint32_t> relid;  // its channel while offered (until RELID_RELEASED)
     std::vector<uint32_t> sub_relids;  // its sub-channels, in sub_channel_index order
     std::optional<VirtualTime> deadline;  // device poll
+    bool touched = true;                  // an event reached the device since its last poll
   };
 
   // vmbus_host_messages.cc: one handler per channel message type.
@@ -173,7 +177,8 @@ class VmbusHost {
   std::map<uint64_t, uint32_t> gpadl_pages_;
   std::optional<MonitorPages> monitor_;      // while connected with monitor pages
   std::optional<VirtualTime> next_scan_;     // while a channel with a monitor id is open  // PFN -> how many created GPADLs describe it (checker)
-  std::vector<DeviceSlot> devices_;  // in add order
+  std::deque<DeviceSlot> devices_;   // in add order; a deque so channels may point at a slot
+  std::set<uint32_t> draining_;      // relids with a drain due (poll visits only these)
   std::map<uint32_t, std::unique_ptr<Channel>> channels_;  // by relid
   std::deque<Inbound> inbox_;
   std::deque<std::vector<uint8_t>> outbox_;

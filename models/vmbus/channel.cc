@@ -12,13 +12,14 @@ const char* channel_state_name(ChannelState s) {
 }
 
 Channel::Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, bool& device_touched, VmbusPlatform& platform,
-                 Tracer& tracer)
+                 Tracer& tracer, const VirtualTime& host_now)
     : relid_(relid),
       sub_index_(sub_index),
       device_(device),
       device_touched_(device_touched),
       platform_(platform),
-      tracer_(tracer) {}
+      tracer_(tracer),
+      now_(host_now) {}
 
 void Channel::trace(VirtualTime now, std::string_view event, std::initializer_list<TraceField> fields) {
   // The record carries the device, the channel and the event, then the device's own fields.
@@ -32,7 +33,6 @@ void Channel::trace(VirtualTime now, std::string_view event, std::initializer_li
 }
 
 void Channel::open(OpenState&& s, VirtualTime now) {
-  now_ = now;
   open_.emplace(std::move(s));
   open_->in.attach_as_producer();
   state = ChannelState::kOpen;
@@ -85,7 +85,6 @@ void Channel::signal_guest(VirtualTime now) {
 bool Channel::guest_signal(VirtualTime now, VirtualTime latency) {
   ++signals_in;
   if (!open_ || open_->broken) return false;
-  now_ = now;
   bool necessary = false;
   // A signal is necessary when the guest->host ring holds data the host did not know of (no
   // drain already due), or when it ends the host's wait for space on the host->guest ring.
@@ -105,7 +104,6 @@ bool Channel::guest_signal(VirtualTime now, VirtualTime latency) {
 
 void Channel::drain(VirtualTime now) {
   if (!open_ || !open_->drain_due || *open_->drain_due > now) return;
-  now_ = now;
   open_->drain_due.reset();
   // Bounded: a ring holds at most data_size / 16 packets; the re-check loop runs at most twice.
   for (int pass = 0; pass < 2 && open_ && !open_->broken; ++pass) {

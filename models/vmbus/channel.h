@@ -32,8 +32,10 @@ const char* channel_state_name(ChannelState s);
 class Channel final : public ChannelIo {
  public:
   // `device_touched` is set whenever the channel calls into the device (the host then polls it).
+  // `host_now` is the time of the host call in progress: send() (which has no time argument)
+  // happens then.
   Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, bool& device_touched, VmbusPlatform& platform,
-          Tracer& tracer);
+          Tracer& tracer, const VirtualTime& host_now);
 
   struct OpenState {
     uint32_t gpadl = 0;
@@ -58,8 +60,6 @@ class Channel final : public ChannelIo {
   void trace(VirtualTime now, std::string_view event, std::initializer_list<TraceField> fields) override;
 
   // --- the host's side ---
-  // The time of the host call in progress: device calls made from it (send) happen then.
-  void set_now(VirtualTime now) { now_ = now; }
   // Opens with rings over the GPADL's pages [0, downstream) (guest->host) and [downstream, end).
   void open(OpenState&& s, VirtualTime now);
   // Drops the rings; the device is told (closed()).
@@ -97,7 +97,7 @@ class Channel final : public ChannelIo {
   Tracer& tracer_;
   uint32_t version_ = 0;
   std::optional<OpenState> open_;
-  VirtualTime now_;  // of the host call in progress (send() has no time argument)
+  const VirtualTime& now_;  // the host's: the time of the host call in progress
 };
 
 }  // namespace hvsim::vmbus

@@ -71,12 +71,14 @@ const Channel* VmbusHost::channel_of(std::string_view device) const {
 // --- guest input ---
 
 uint16_t VmbusHost::post_message(VpIndex vp, uint32_t connection_id, std::span<const uint8_t> msg, VirtualTime now) {
+  now_ = now;
   if (inbox_.size() >= kInboxDepth) return kHvStatusInsufficientBuffers;  // Linux backs off and retries
   inbox_.push_back(Inbound{now + params_.latency, vp, connection_id, false, {msg.begin(), msg.end()}});
   return kHvStatusSuccess;
 }
 
 uint16_t VmbusHost::signal_event(VpIndex vp, uint32_t connection_id, uint16_t flag, VirtualTime now) {
+  now_ = now;
   if (connection_id <= kEventConnectionBase || connection_id > kEventConnectionBase + kMaxRelid)
     return kHvStatusInvalidConnectionId;
   Channel* c = find_channel(connection_id - kEventConnectionBase);
@@ -128,21 +130,19 @@ void VmbusHost::scan_monitor(VirtualTime now) {
 // --- poll ---
 
 std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
+  now_ = now;
   while (!inbox_.empty() && inbox_.front().due <= now) {
     Inbound in = std::move(inbox_.front());
     inbox_.pop_front();
     handle_message(in, now);
   }
   // Monitor pages are scanned every monitor_latency while a monitored channel is open.
-  bool monitored = false;
-  for (auto& [relid, c] : channels_) monitored = monitored || (c->monitor_id && c->state == ChannelState::kOpen);
-  if (!monitor_ || !monitored) next_scan_.reset();
+  if (!monitor_ || monitored_open_ == 0) next_scan_.reset();
   else if (!next_scan_) next_scan_ = now + params_.monitor_latency;
   if (next_scan_ && *next_scan_ <= now) {
     scan_monitor(now);
     next_scan_ = now + params_.monitor_latency;
   }
-  for (auto& [relid, c] : channels_) c->set_now(now);  // devices send from poll() and packet()
   for (auto it = draining_.begin(); it != draining_.end();) {
     Channel* c = find_channel(*it);
     if (c) c->drain(now);
@@ -243,12 +243,13 @@ void VmbusHost::send_offer(Channel& c, VirtualTime now) {
 }
 
 bool VmbusHost::offer(std::string_view name, VirtualTime now) {
+  now_ = now;
   DeviceSlot* d = slot_of(name);
   if (!d || d->relid) return false;
   uint32_t relid = allocate_relid();
   if (relid == 0) return false;
   d->relid = relid;
-  auto c = std::make_unique<Channel>(relid, 0, *d->device, d->touched, platform_, tracer_);
+  auto c = std::make_unique<Channel>(relid, 0, *d->device, d->touched, platform_, tracer_, now_);
   Channel& ch = *c;
   channels_[relid] = std::move(c);
   set_state(ch, ChannelState::kOffered, now);
@@ -265,7 +266,7 @@ void VmbusHost::offer_sub_channels(DeviceSlot& d, VirtualTime now) {
     if (exists) continue;  // still offered (or rescinded and not yet released)
     uint32_t relid = allocate_relid();
     if (relid == 0) return;
-    auto c = std::make_unique<Channel>(relid, i, *d.device, d.touched, platform_, tracer_);
+    auto c = std::make_unique<Channel>(relid, i, *d.device, d.touched, platform_, tracer_, now_);
     Channel& ch = *c;
     channels_[relid] = std::move(c);
     d.sub_relids.push_back(relid);
@@ -294,6 +295,7 @@ void VmbusHost::forget_channel(uint32_t relid) {
 }
 
 bool VmbusHost::rescind_relid(uint32_t relid, VirtualTime now) {
+  now_ = now;
   Channel* c = find_channel(relid);
   if (!c || c->state == ChannelState::kRescinded) return false;
   close_channel(*c, now, "rescind");
@@ -322,6 +324,7 @@ bool VmbusHost::rescind(std::string_view name, VirtualTime now) {
 
 void VmbusHost::close_channel(Channel& c, VirtualTime now, const char* why) {
   if (c.state != ChannelState::kOpen) return;
+  if (c.monitor_id) --monitored_open_;
   c.close(now);
   throttle_.forget(c.relid());
   c.state = ChannelState::kOffered;

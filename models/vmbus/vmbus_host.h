@@ -183,6 +183,8 @@ class VmbusHost {
   std::deque<Inbound> inbox_;
   std::deque<std::vector<uint8_t>> outbox_;
   ThrottleCounter throttle_;
+  VirtualTime now_;                 // of the host entry point in progress (channels read it)
+  uint32_t monitored_open_ = 0;     // open channels with a monitor id (scan only while > 0)
   uint64_t unnecessary_signals_ = 0;
 };
 

@@ -296,6 +296,7 @@ void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
   if (!s.out.valid() || !s.in.valid()) return result(kStatusUnsuccessful, "OPENCHANNEL ring pages are not RAM");
   c->set_version(conn_->version);
   set_state(*c, ChannelState::kOpen, now);
+  if (c->monitor_id) ++monitored_open_;
   result(kStatusSuccess, "");
   c->open(std::move(s), now);
   DeviceSlot* d = slot_of(*c);

@@ -2,6 +2,7 @@
 #include "sim/scenario/time_text.h"
 
 #include <cstdint>
+#include <iterator>
 
 namespace hvsim::scenario {
 namespace {

@@ -11,12 +11,13 @@ const char* channel_state_name(ChannelState s) {
   return "?";
 }
 
-Channel::Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, bool& device_touched, VmbusPlatform& platform,
-                 Tracer& tracer, const VirtualTime& host_now)
+Channel::Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, bool& device_touched, bool& any_touched,
+                 VmbusPlatform& platform, Tracer& tracer, const VirtualTime& host_now)
     : relid_(relid),
       sub_index_(sub_index),
       device_(device),
       device_touched_(device_touched),
+      any_touched_(any_touched),
       platform_(platform),
       tracer_(tracer),
       now_(host_now) {}
@@ -36,7 +37,7 @@ void Channel::open(OpenState&& s, VirtualTime now) {
   open_.emplace(std::move(s));
   open_->in.attach_as_producer();
   state = ChannelState::kOpen;
-  device_touched_ = true;
+  touch();
   if (sub_index_ == 0) device_.opened(*this, now);
   else device_.sub_channel_opened(*this, now);
 }
@@ -44,7 +45,7 @@ void Channel::open(OpenState&& s, VirtualTime now) {
 void Channel::close(VirtualTime now) {
   if (!open_) return;
   open_.reset();
-  device_touched_ = true;
+  touch();
   if (sub_index_ == 0) device_.closed(now);
   else device_.sub_channel_closed(*this, now);
 }
@@ -96,7 +97,7 @@ bool Channel::guest_signal(VirtualTime now, VirtualTime latency) {
   if (open_->space_wait && open_->in.space_became_available()) {
     necessary = true;
     open_->space_wait = false;
-    device_touched_ = true;
+    touch();
     if (sub_index_ == 0) device_.space_available(now);
   }
   return necessary;
@@ -118,7 +119,7 @@ void Channel::drain(VirtualTime now) {
         return;
       }
       ++packets_in;
-      device_touched_ = true;
+      touch();
       if (sub_index_ == 0) device_.packet(p, now);
       else device_.sub_channel_packet(*this, p, now);
       if (!open_ || open_->broken) return;  // the device closed or broke the channel

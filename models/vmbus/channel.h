@@ -31,11 +31,12 @@ const char* channel_state_name(ChannelState s);
 
 class Channel final : public ChannelIo {
  public:
-  // `device_touched` is set whenever the channel calls into the device (the host then polls it).
+  // `device_touched` and `any_touched` are set whenever the channel calls into the device (the
+  // host then polls it).
   // `host_now` is the time of the host call in progress: send() (which has no time argument)
   // happens then.
-  Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, bool& device_touched, VmbusPlatform& platform,
-          Tracer& tracer, const VirtualTime& host_now);
+  Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, bool& device_touched, bool& any_touched,
+          VmbusPlatform& platform, Tracer& tracer, const VirtualTime& host_now);
 
   struct OpenState {
     uint32_t gpadl = 0;
@@ -93,6 +94,8 @@ class Channel final : public ChannelIo {
   uint16_t sub_index_;
   VmbusDevice& device_;
   bool& device_touched_;
+  bool& any_touched_;
+  void touch() { device_touched_ = any_touched_ = true; }
   VmbusPlatform& platform_;
   Tracer& tracer_;
   uint32_t version_ = 0;

@@ -34,7 +34,7 @@ VmbusHost::DeviceSlot* VmbusHost::slot_of(std::string_view name) {
 VmbusDevice* VmbusHost::device(std::string_view name) {
   DeviceSlot* d = slot_of(name);
   if (!d) return nullptr;
-  d->touched = true;
+  d->touched = any_touched_ = true;
   return d->device.get();
 }
 
@@ -148,11 +148,18 @@ std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
     if (c) c->drain(now);
     it = c && c->next_deadline() ? std::next(it) : draining_.erase(it);
   }
-  // Devices are polled when an event reached them or their deadline is due.
-  for (DeviceSlot& d : devices_) {
-    if (!d.touched && !(d.deadline && *d.deadline <= now)) continue;
-    d.touched = false;
-    d.deadline = d.device->poll(now);
+  // Devices are polled when an event reached them or their deadline is due; their earliest
+  // deadline is recomputed only then.
+  if (any_touched_ || (devices_next_ && *devices_next_ <= now)) {
+    any_touched_ = false;
+    devices_next_.reset();
+    for (DeviceSlot& d : devices_) {
+      if (d.touched || (d.deadline && *d.deadline <= now)) {
+        d.touched = false;
+        d.deadline = d.device->poll(now);
+      }
+      if (d.deadline && (!devices_next_ || *d.deadline < *devices_next_)) devices_next_ = d.deadline;
+    }
   }
   flush_outbox(now);
 
@@ -163,7 +170,7 @@ std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
   if (!inbox_.empty()) consider(inbox_.front().due);
   consider(next_scan_);
   for (uint32_t relid : draining_) consider(channels_.at(relid)->next_deadline());
-  for (const DeviceSlot& d : devices_) consider(d.touched ? std::optional<VirtualTime>(now) : d.deadline);
+  consider(any_touched_ ? std::optional<VirtualTime>(now) : devices_next_);
   if (!outbox_.empty()) consider(now + params_.latency);  // retry a full SynIC queue
   if (next && *next < now) next = now;
   return next;
@@ -249,7 +256,7 @@ bool VmbusHost::offer(std::string_view name, VirtualTime now) {
   uint32_t relid = allocate_relid();
   if (relid == 0) return false;
   d->relid = relid;
-  auto c = std::make_unique<Channel>(relid, 0, *d->device, d->touched, platform_, tracer_, now_);
+  auto c = std::make_unique<Channel>(relid, 0, *d->device, d->touched, any_touched_, platform_, tracer_, now_);
   Channel& ch = *c;
   channels_[relid] = std::move(c);
   set_state(ch, ChannelState::kOffered, now);
@@ -266,7 +273,7 @@ void VmbusHost::offer_sub_channels(DeviceSlot& d, VirtualTime now) {
     if (exists) continue;  // still offered (or rescinded and not yet released)
     uint32_t relid = allocate_relid();
     if (relid == 0) return;
-    auto c = std::make_unique<Channel>(relid, i, *d.device, d.touched, platform_, tracer_, now_);
+    auto c = std::make_unique<Channel>(relid, i, *d.device, d.touched, any_touched_, platform_, tracer_, now_);
     Channel& ch = *c;
     channels_[relid] = std::move(c);
     d.sub_relids.push_back(relid);

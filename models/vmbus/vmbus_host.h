@@ -179,6 +179,8 @@ class VmbusHost {
   std::optional<VirtualTime> next_scan_;     // while a channel with a monitor id is open  // PFN -> how many created GPADLs describe it (checker)
   std::deque<DeviceSlot> devices_;   // in add order; a deque so channels may point at a slot
   std::set<uint32_t> draining_;      // relids with a drain due (poll visits only these)
+  bool any_touched_ = true;          // some DeviceSlot::touched is set
+  std::optional<VirtualTime> devices_next_;  // earliest device deadline (changes only when one is polled)
   std::map<uint32_t, std::unique_ptr<Channel>> channels_;  // by relid
   std::deque<Inbound> inbox_;
   std::deque<std::vector<uint8_t>> outbox_;

@@ -99,11 +99,11 @@ std::string pointer_segment(std::string_view key) {
 }
 
 void Value::fail(std::string_view expected) const {
-  throw UsageError(file() + ": " + pointer_ + ": expected " + std::string(expected) + ", got " + shown(*json_));
+  fail_message("expected " + std::string(expected) + ", got " + shown(*json_));
 }
 
 void Value::fail_message(std::string_view message) const {
-  throw UsageError(file() + ": " + pointer_ + ": " + std::string(message));
+  throw UsageError(file() + ": " + (pointer_.empty() ? std::string("(top level)") : pointer_) + ": " + std::string(message));
 }
 
 std::string Value::string() const {
@@ -123,11 +123,9 @@ std::string Value::string_of(std::initializer_list<std::string_view> choices) co
 
 uint64_t Value::integer(uint64_t min, uint64_t max) const {
   std::string expected = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
-  if (json_->is_number_unsigned()) {
+  if (json_->is_number_unsigned()) {  // non-negative integers parse as unsigned
     uint64_t v = json_->get<uint64_t>();
     if (v >= min && v <= max) return v;
-  } else if (json_->is_number_integer() && min == 0 && json_->get<int64_t>() == 0) {
-    return 0;
   }
   fail(expected);
 }

@@ -41,6 +41,7 @@ hv::HypercallConfig hypercall_config(const hv::Enlightenments& e) {
   c.long_spin_wait = all || e.spinlocks != 0xffffffffu;
   c.post_messages = c.signal_events = all || e.synic;
   c.tlb_flush = all || e.tlbflush;
+  c.extended_gva_ranges = e.tlbflush_ext;  // only when CPUID 0x40000003 EDX b14 says so
   c.cluster_ipi = all || e.ipi;
   c.ex_processor_masks = all || e.tlbflush_ext || e.ipi;
   c.xmm_input = all || e.xmm_input;

@@ -116,7 +116,7 @@ const HypercallDispatcher::Spec* HypercallDispatcher::find_spec(uint16_t code) {
 
 HypercallDispatcher::HypercallDispatcher(PhysicalMemory& mem, HypercallTarget& target, const HypercallConfig& config,
                                          Tracer& tracer)
-    : mem_(mem), config_(config), tracer_(tracer), handlers_(target) {}
+    : mem_(mem), config_(config), tracer_(tracer), handlers_(target, config.extended_gva_ranges) {}
 
 bool HypercallDispatcher::enabled(const Spec& s) const {
   switch (s.feature) {

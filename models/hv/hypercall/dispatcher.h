@@ -34,6 +34,7 @@ struct HypercallConfig {
   bool post_messages = true;       // HvCallPostMessage (CPUID 0x40000003 EBX b4; needs SynIC)
   bool signal_events = true;       // HvCallSignalEvent (EBX b5; needs SynIC)
   bool tlb_flush = true;           // HvCallFlushVirtualAddressSpace/List (0x40000004 EAX b2)
+  bool extended_gva_ranges = true; // flush flag b3, extended GVA range format (0x40000003 EDX b14)
   bool cluster_ipi = true;         // HvCallSendSyntheticClusterIpi (0x40000004 EAX b10)
   bool ex_processor_masks = true;  // the Ex variants 0x13/0x14/0x15, with the above (EAX b11)
   bool vp_registers = true;        // HvCallGet/SetVpRegisters (EBX b17 AccessVpRegisters)

@@ -31,13 +31,14 @@ bool any_nonzero(const uint8_t* p, size_t n) {
 // HV_INPUT_VTL: hvsim has VTL 0 only, so the byte is 0 (caller's VTL) or "use target VTL 0".
 bool valid_input_vtl(uint8_t vtl) { return vtl == 0 || vtl == HV_INPUT_VTL_USE_TARGET; }
 
-// Flush flags (§3.6.1): bits 63:4 reserved; the extended range format (b3) is not offered (CPUID
-// 0x40000003 EDX b14 clear); NON_GLOBAL_MAPPINGS_ONLY is "an invalid option" for the list calls
+// Flush flags (§3.6.1): bits 63:4 reserved; the extended range format (b3) only when offered
+// (CPUID 0x40000003 EDX b14); NON_GLOBAL_MAPPINGS_ONLY is "an invalid option" for the list calls
 // (TLFS HvCallFlushVirtualAddressList).
-uint16_t check_flush_flags(uint64_t flags, bool list) {
-  constexpr uint64_t kKnown = HV_FLUSH_ALL_PROCESSORS | HV_FLUSH_ALL_VIRTUAL_ADDRESS_SPACES |
-                              HV_FLUSH_NON_GLOBAL_MAPPINGS_ONLY;
-  if (flags & ~kKnown) return HV_STATUS_INVALID_PARAMETER;
+uint16_t check_flush_flags(uint64_t flags, bool list, bool extended_gva_ranges) {
+  const uint64_t known = HV_FLUSH_ALL_PROCESSORS | HV_FLUSH_ALL_VIRTUAL_ADDRESS_SPACES |
+                         HV_FLUSH_NON_GLOBAL_MAPPINGS_ONLY |
+                         (extended_gva_ranges ? HV_FLUSH_USE_EXTENDED_RANGE_FORMAT : 0);
+  if (flags & ~known) return HV_STATUS_INVALID_PARAMETER;
   if (list && (flags & HV_FLUSH_NON_GLOBAL_MAPPINGS_ONLY)) return HV_STATUS_INVALID_PARAMETER;
   return HV_STATUS_SUCCESS;
 }
@@ -136,7 +137,7 @@ void HypercallHandlers::flush(const HypercallArgs& a, uint64_t flags, VpSet set)
 
 HandlerResult HypercallHandlers::flush_virtual_address_space(const HypercallArgs& a) {
   auto in = load<HvFlushVirtualAddressSpaceInput>(a.input);
-  if (uint16_t st = check_flush_flags(in.flags, false)) return status_only(st);
+  if (uint16_t st = check_flush_flags(in.flags, false, extended_gva_ranges_)) return status_only(st);
   VpSet set;
   set.valid_bank_mask = 1;
   set.banks[0] = in.processor_mask;
@@ -146,7 +147,7 @@ HandlerResult HypercallHandlers::flush_virtual_address_space(const HypercallArgs
 
 HandlerResult HypercallHandlers::flush_virtual_address_list(const HypercallArgs& a) {
   auto in = load<HvFlushVirtualAddressSpaceInput>(a.input);
-  if (uint16_t st = check_flush_flags(in.flags, true)) return HandlerResult{st, a.rep_start, 0};
+  if (uint16_t st = check_flush_flags(in.flags, true, extended_gva_ranges_)) return HandlerResult{st, a.rep_start, 0};
   VpSet set;
   set.valid_bank_mask = 1;
   set.banks[0] = in.processor_mask;
@@ -156,7 +157,7 @@ HandlerResult HypercallHandlers::flush_virtual_address_list(const HypercallArgs&
 
 HandlerResult HypercallHandlers::flush_virtual_address_space_ex(const HypercallArgs& a) {
   auto in = load<HvFlushVirtualAddressSpaceExInput>(a.input);
-  if (uint16_t st = check_flush_flags(in.flags, false)) return status_only(st);
+  if (uint16_t st = check_flush_flags(in.flags, false, extended_gva_ranges_)) return status_only(st);
   VpSet set;
   if (uint16_t st = parse_sparse_set(in.vp_set, a, sizeof in, set)) return status_only(st);
   flush(a, in.flags, set);
@@ -165,7 +166,7 @@ HandlerResult HypercallHandlers::flush_virtual_address_space_ex(const HypercallA
 
 HandlerResult HypercallHandlers::flush_virtual_address_list_ex(const HypercallArgs& a) {
   auto in = load<HvFlushVirtualAddressSpaceExInput>(a.input);
-  if (uint16_t st = check_flush_flags(in.flags, true)) return HandlerResult{st, a.rep_start, 0};
+  if (uint16_t st = check_flush_flags(in.flags, true, extended_gva_ranges_)) return HandlerResult{st, a.rep_start, 0};
   VpSet set;
   if (uint16_t st = parse_sparse_set(in.vp_set, a, sizeof in, set)) return HandlerResult{st, a.rep_start, 0};
   flush(a, in.flags, set);

@@ -62,7 +62,10 @@ constexpr size_t kDebugLoopbackCapacity = 16 * 1024;
 
 class HypercallHandlers {
  public:
-  explicit HypercallHandlers(HypercallTarget& target) : target_(target) {}
+  // `extended_gva_ranges`: the flush calls accept HV_FLUSH_USE_EXTENDED_RANGE_FORMAT (offered with
+  // CPUID 0x40000003 EDX b14). No TLB is modelled, so the GVA list format changes nothing else.
+  explicit HypercallHandlers(HypercallTarget& target, bool extended_gva_ranges = false)
+      : target_(target), extended_gva_ranges_(extended_gva_ranges) {}
 
   HandlerResult post_message(const HypercallArgs& a);
   HandlerResult signal_event(const HypercallArgs& a);
@@ -102,6 +105,7 @@ class HypercallHandlers {
   uint16_t resolve_vp(const HvGetSetVpRegistersInput& head, VpIndex caller, VpIndex& vp) const;
 
   HypercallTarget& target_;
+  bool extended_gva_ranges_;
   State state_;
 };
 

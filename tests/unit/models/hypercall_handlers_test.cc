@@ -170,6 +170,22 @@ TEST_F(HypercallHandlersTest, FlushSpaceFlagsAndTargets) {
   EXPECT_TRUE(target.flushes.empty());
 }
 
+TEST_F(HypercallHandlersTest, ExtendedRangeFormatOnlyWhenOffered) {
+  HypercallHandlers ext{target, true};  // CPUID 0x40000003 EDX b14 (hv-tlbflush-ext)
+  Block space;
+  space.add(HvFlushVirtualAddressSpaceInput{0, HV_FLUSH_USE_EXTENDED_RANGE_FORMAT, 0b1});
+  EXPECT_EQ(ext.flush_virtual_address_space(space.args()).status, HV_STATUS_SUCCESS);
+  EXPECT_EQ(target.flushes, (std::vector<VpIndex>{0}));
+  target.flushes.clear();
+  Block list;  // one extended-format GVA range entry
+  list.add(HvFlushVirtualAddressSpaceInput{0, HV_FLUSH_USE_EXTENDED_RANGE_FORMAT, 0b10}).add(uint64_t{0x7000'0fff});
+  HandlerResult r = ext.flush_virtual_address_list(list.args(0, 1));
+  EXPECT_EQ(r.status, HV_STATUS_SUCCESS);
+  EXPECT_EQ(r.reps_done, 1u);
+  EXPECT_EQ(target.flushes, (std::vector<VpIndex>{1}));
+  EXPECT_EQ(h.flush_virtual_address_list(list.args(0, 1)).status, HV_STATUS_INVALID_PARAMETER) << "not offered";
+}
+
 TEST_F(HypercallHandlersTest, FlushListFlushesWhenComplete) {
   Block b;
   b.add(HvFlushVirtualAddressSpaceInput{0, 0, 0b10}).add(uint64_t{0x7000'0003}).add(uint64_t{0x9000'0000});

@@ -43,7 +43,7 @@ hv::HypercallConfig hypercall_config(const hv::Enlightenments& e) {
   c.tlb_flush = all || e.tlbflush;
   c.extended_gva_ranges = e.tlbflush_ext;  // only when CPUID 0x40000003 EDX b14 says so
   c.cluster_ipi = all || e.ipi;
-  c.ex_processor_masks = all || e.tlbflush_ext || e.ipi;
+  c.ex_processor_masks = all || e.tlbflush || e.ipi;  // 0x40000004 EAX b11 comes with either
   c.xmm_input = all || e.xmm_input;
   return c;
 }

@@ -131,6 +131,12 @@ void Channel::drain(VirtualTime now) {
   if (open_ && !open_->broken && open_->out.bytes_to_read() > 0) open_->drain_due = now;  // keep going next poll
 }
 
+void Channel::drain_all(VirtualTime now) {
+  if (!open_ || open_->broken || open_->out.bytes_to_read() == 0) return;
+  open_->drain_due = now;
+  drain(now);
+}
+
 void Channel::retarget(VpIndex vp, VirtualTime now, VirtualTime lag) {
   if (!open_) return;
   if (lag.ps() > 0 && vp != open_->target_vp) {

@@ -69,6 +69,9 @@ class Channel final : public ChannelIo {
   bool guest_signal(VirtualTime now, VirtualTime latency);
   // Consumes the guest->host ring (if a drain is due at `now`).
   void drain(VirtualTime now);
+  // Consumes whatever the guest published, due or not (before a guest-requested close: data the
+  // guest wrote before CLOSECHANNEL is not lost to the monitor-scan or drain latency).
+  void drain_all(VirtualTime now);
   // MODIFYCHANNEL: later interrupts go to `vp`; the old target keeps getting them until now + lag.
   void retarget(VpIndex vp, VirtualTime now, VirtualTime lag);
   // The VP a host->guest interrupt goes to at `now`.

@@ -313,6 +313,7 @@ void VmbusHost::on_close_channel(std::span<const uint8_t> m, VirtualTime now) {
       protocol_error(now, "CLOSECHANNEL for a channel that is not open; ignored", {TraceField::u64("relid", cc.child_relid)});
     return;
   }
+  c->drain_all(now);
   close_channel(*c, now, "guest");
 }
 

@@ -11,6 +11,7 @@ const char kMainHelp[] =
     "hvsim: a deterministic, cycle-counted simulator of a Hyper-V host for testing guest drivers\n"
     "\n"
     "usage: hvsim run --guest FILE [options]   run a guest ELF (see `hvsim run --help`)\n"
+    "       hvsim scenario FILE [options]      run a JSON scenario (see `hvsim scenario --help`)\n"
     "       hvsim --help | --version\n"
     "\n"
     "Exit status: 0 guest exited 0; 1 guest exited non-zero; 2 usage or input error;\n"
@@ -52,7 +53,31 @@ const char kRunHelp[] =
     "                        cpu.block, the costly per-block execution trace, which must be named)\n"
     "  --no-console          do not copy the guest console to standard output\n";
 
+const char kScenarioHelp[] =
+    "usage: hvsim scenario FILE [options]\n"
+    "\n"
+    "Runs the scenario FILE (scenarios/README.md): builds the machine it describes, performs its\n"
+    "timeline of host actions at their virtual times, then checks its expectations. Prints each\n"
+    "failed expectation and the summary line (verdict, virtual time, instructions, seed, trace hash,\n"
+    "expectations held).\n"
+    "\n"
+    "These `hvsim run` options override the scenario's values (see `hvsim run --help`):\n"
+    "  --guest --vcpus --memory --seed --quantum --tsc-hz --max-time --hv --host --apic-hz\n"
+    "  --ap-start --retarget-lag --monitor-latency --throttle --trace --trace-filter --no-console\n"
+    "Devices come from the scenario only (--vmbus-devices, --device-param, --shutdown-at are refused).\n"
+    "\n"
+    "Exit status: 0 every expectation held; 1 an expectation failed (or a timeline action did not run\n"
+    "or apply), or the guest exited non-zero and no expectation is about the exit; 2 bad scenario\n"
+    "or options; 3 guest crash, 4 watchdog, when no expectation is about that ending.\n";
+
 namespace {
+
+// Options `hvsim scenario` takes (scenario devices and their actions replace the device options).
+constexpr const char* kScenarioOptions[] = {"--guest",   "--vcpus",        "--memory",       "--seed",
+                                            "--quantum", "--tsc-hz",       "--max-time",     "--hv",
+                                            "--host",    "--apic-hz",      "--ap-start",     "--retarget-lag",
+                                            "--monitor-latency", "--throttle", "--trace",    "--trace-filter",
+                                            "--no-console"};
 
 uint64_t parse_u64(const std::string& option, const std::string& text, const char* what) {
   if (text.empty() || text[0] == '-') throw UsageError(option + ": expected " + what + ", got '" + text + "'");
@@ -118,69 +143,118 @@ VirtualTime parse_duration(const std::string& option, const std::string& text) {
   throw UsageError(option + ": expected a duration such as 50ms, 2s, 100us or 0 (none), got '" + text + "'");
 }
 
+void apply_run_option(RunOptions& o, const std::string& opt, const std::string& value) {
+  if (opt == "--no-console") o.machine.echo_console = false;
+  else if (opt == "--guest") o.machine.guest = value;
+  else if (opt == "--vcpus") {
+    uint64_t v = parse_u64(opt, value, "a vCPU count");
+    if (v < 1 || v > 64) throw UsageError("--vcpus: must be 1 to 64, got " + value);
+    o.machine.vcpus = static_cast<unsigned>(v);
+  }
+  else if (opt == "--memory") o.machine.memory = parse_size(opt, value);
+  else if (opt == "--seed") o.machine.seed = parse_u64(opt, value, "a number");
+  else if (opt == "--quantum") o.machine.quantum = parse_u64(opt, value, "an instruction count");
+  else if (opt == "--tsc-hz") o.machine.tsc_hz = parse_u64(opt, value, "a frequency in Hz");
+  else if (opt == "--max-time") o.machine.max_time = parse_duration(opt, value);
+  else if (opt == "--ap-start") {
+    if (value != "all" && value != "parked") throw UsageError("--ap-start: expected 'all' or 'parked', got '" + value + "'");
+    o.machine.aps_parked = value == "parked";
+  }
+  else if (opt == "--hv") o.machine.hv = value;
+  else if (opt == "--host") o.machine.host = value;
+  else if (opt == "--apic-hz") o.machine.apic_hz = parse_u64(opt, value, "a frequency in Hz");
+  else if (opt == "--vmbus-devices") o.machine.vmbus_devices = value;
+  else if (opt == "--device-param") {
+    size_t eq = value.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("--device-param: expected DEVICE.KEY=VALUE, got '" + value + "'");
+    o.machine.device_params.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+  }
+  else if (opt == "--shutdown-at") {
+    parse_duration(opt, value);  // checked here so the error names this option
+    o.machine.device_params.emplace_back("shutdown.at", value);
+  }
+  else if (opt == "--retarget-lag") o.machine.retarget_lag = parse_duration(opt, value);
+  else if (opt == "--throttle") o.machine.throttle = parse_throttle(opt, value);
+  else if (opt == "--monitor-latency") o.machine.monitor_latency = parse_duration(opt, value);
+  else if (opt == "--trace") o.trace_path = value;
+  else if (opt == "--trace-filter") o.trace_filter = value;
+  else throw UsageError("unknown option '" + opt + "'; try `hvsim run --help`");
+}
+
+namespace {
+
+// Splits "--opt=value" / "--opt value" at args[i] (advancing i past a separate value). `has_value`
+// says whether the option takes one.
+std::pair<std::string, std::string> take_option(const std::vector<std::string>& args, size_t& i,
+                                                bool (*has_value)(const std::string&)) {
+  std::string opt = args[i], value;
+  bool inline_value = false;
+  if (auto eq = opt.find('='); opt.rfind("--", 0) == 0 && eq != std::string::npos) {
+    value = opt.substr(eq + 1);
+    opt = opt.substr(0, eq);
+    inline_value = true;
+  }
+  if (has_value(opt) && !inline_value) {
+    if (i + 1 >= args.size()) throw UsageError(opt + ": missing value");
+    value = args[++i];
+  }
+  return {opt, value};
+}
+
+bool run_option_has_value(const std::string& opt) {
+  static const char* const kWithValue[] = {"--guest", "--vcpus", "--memory", "--seed", "--quantum", "--tsc-hz",
+                                           "--max-time", "--ap-start", "--trace", "--trace-filter", "--hv",
+                                           "--host", "--apic-hz", "--vmbus-devices", "--device-param",
+                                           "--shutdown-at", "--retarget-lag", "--throttle", "--monitor-latency"};
+  for (const char* k : kWithValue)
+    if (opt == k) return true;
+  return false;
+}
+
+void parse_scenario_command(const std::vector<std::string>& args, CommandLine& cl) {
+  cl.command = Command::kScenario;
+  RunOptions check;  // each option is applied here once, so a bad value fails before anything runs
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") { cl.command = Command::kScenarioHelp; return; }
+    if (args[i].rfind("-", 0) != 0) {
+      if (!cl.scenario.file.empty()) throw UsageError("scenario: one FILE only, got '" + cl.scenario.file + "' and '" + args[i] + "'");
+      cl.scenario.file = args[i];
+      continue;
+    }
+    auto [opt, value] = take_option(args, i, run_option_has_value);
+    bool allowed = false;
+    for (const char* k : kScenarioOptions) allowed = allowed || opt == k;
+    if (!allowed) {
+      if (run_option_has_value(opt))
+        throw UsageError(opt + ": not with a scenario (its devices and host actions come from the file); try `hvsim scenario --help`");
+      throw UsageError("unknown option '" + opt + "'; try `hvsim scenario --help`");
+    }
+    apply_run_option(check, opt, value);
+    cl.scenario.options.emplace_back(opt, value);
+  }
+  if (cl.scenario.file.empty()) throw UsageError("scenario: FILE is required; try `hvsim scenario --help`");
+}
+
+}  // namespace
+
 CommandLine parse_command_line(const std::vector<std::string>& args) {
   CommandLine cl;
   if (args.empty()) throw UsageError("no command given; try `hvsim --help`");
   if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") { cl.command = Command::kHelp; return cl; }
   if (args[0] == "--version") { cl.command = Command::kVersion; return cl; }
+  if (args[0] == "scenario") {
+    parse_scenario_command(args, cl);
+    return cl;
+  }
   if (args[0] != "run") throw UsageError("unknown command '" + args[0] + "'; try `hvsim --help`");
   cl.command = Command::kRun;
   RunOptions& o = cl.run;
   bool have_guest = false;
   for (size_t i = 1; i < args.size(); ++i) {
-    std::string opt = args[i], value;
-    bool inline_value = false;
-    if (auto eq = opt.find('='); opt.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = opt.substr(eq + 1);
-      opt = opt.substr(0, eq);
-      inline_value = true;
-    }
+    auto [opt, value] = take_option(args, i, run_option_has_value);
     if (opt == "--help" || opt == "-h") { cl.command = Command::kRunHelp; return cl; }
-    if (opt == "--no-console") { o.machine.echo_console = false; continue; }
-    static const char* const kWithValue[] = {"--guest", "--vcpus", "--memory", "--seed", "--quantum", "--tsc-hz",
-                                             "--max-time", "--ap-start", "--trace", "--trace-filter", "--hv",
-                                             "--host", "--apic-hz", "--vmbus-devices", "--device-param",
-                                             "--shutdown-at", "--retarget-lag", "--throttle", "--monitor-latency"};
-    bool known = false;
-    for (const char* k : kWithValue) known = known || opt == k;
-    if (!known) throw UsageError("unknown option '" + opt + "'; try `hvsim run --help`");
-    if (!inline_value) {
-      if (i + 1 >= args.size()) throw UsageError(opt + ": missing value");
-      value = args[++i];
-    }
-    if (opt == "--guest") { o.machine.guest = value; have_guest = true; }
-    else if (opt == "--vcpus") {
-      uint64_t v = parse_u64(opt, value, "a vCPU count");
-      if (v < 1 || v > 64) throw UsageError("--vcpus: must be 1 to 64, got " + value);
-      o.machine.vcpus = static_cast<unsigned>(v);
-    }
-    else if (opt == "--memory") o.machine.memory = parse_size(opt, value);
-    else if (opt == "--seed") o.machine.seed = parse_u64(opt, value, "a number");
-    else if (opt == "--quantum") o.machine.quantum = parse_u64(opt, value, "an instruction count");
-    else if (opt == "--tsc-hz") o.machine.tsc_hz = parse_u64(opt, value, "a frequency in Hz");
-    else if (opt == "--max-time") o.machine.max_time = parse_duration(opt, value);
-    else if (opt == "--ap-start") {
-      if (value != "all" && value != "parked") throw UsageError("--ap-start: expected 'all' or 'parked', got '" + value + "'");
-      o.machine.aps_parked = value == "parked";
-    }
-    else if (opt == "--hv") o.machine.hv = value;
-    else if (opt == "--host") o.machine.host = value;
-    else if (opt == "--apic-hz") o.machine.apic_hz = parse_u64(opt, value, "a frequency in Hz");
-    else if (opt == "--vmbus-devices") o.machine.vmbus_devices = value;
-    else if (opt == "--device-param") {
-      size_t eq = value.find('=');
-      if (eq == std::string::npos || eq == 0) throw UsageError("--device-param: expected DEVICE.KEY=VALUE, got '" + value + "'");
-      o.machine.device_params.emplace_back(value.substr(0, eq), value.substr(eq + 1));
-    }
-    else if (opt == "--shutdown-at") {
-      parse_duration(opt, value);  // checked here so the error names this option
-      o.machine.device_params.emplace_back("shutdown.at", value);
-    }
-    else if (opt == "--retarget-lag") o.machine.retarget_lag = parse_duration(opt, value);
-    else if (opt == "--throttle") o.machine.throttle = parse_throttle(opt, value);
-    else if (opt == "--monitor-latency") o.machine.monitor_latency = parse_duration(opt, value);
-    else if (opt == "--trace") o.trace_path = value;
-    else if (opt == "--trace-filter") o.trace_filter = value;
+    apply_run_option(o, opt, value);
+    have_guest = have_guest || opt == "--guest";
   }
   if (!have_guest) throw UsageError("run: --guest FILE is required; try `hvsim run --help`");
   if (o.machine.aps_parked && o.machine.vcpus < 2) throw UsageError("--ap-start parked: needs --vcpus 2 or more");

@@ -15,14 +15,27 @@ struct RunOptions {
   std::string trace_filter;   // comma-separated globs, empty = all
 };
 
-enum class Command { kHelp, kVersion, kRun, kRunHelp };
+enum class Command { kHelp, kVersion, kRun, kRunHelp, kScenario, kScenarioHelp };
+
+// `hvsim scenario FILE [options]`: the file and the run options given, in order, as
+// (option, value) pairs ("--no-console" has an empty value). They override the scenario's values:
+// apply them with apply_run_option() to the RunOptions built from the scenario.
+struct ScenarioCommand {
+  std::string file;
+  std::vector<std::pair<std::string, std::string>> options;
+};
 
 struct CommandLine {
   Command command = Command::kHelp;
   RunOptions run;
+  ScenarioCommand scenario;
 };
 
 CommandLine parse_command_line(const std::vector<std::string>& args);
+
+// Applies one `hvsim run` option (name with its dashes, value; "" for --no-console) to `o`.
+// Throws UsageError for an unknown option or a bad value.
+void apply_run_option(RunOptions& o, const std::string& option, const std::string& value);
 
 // "64M", "1G", "4096K", "1048576" (bytes).
 uint64_t parse_size(const std::string& option, const std::string& text);
@@ -31,5 +44,6 @@ VirtualTime parse_duration(const std::string& option, const std::string& text);
 
 extern const char kMainHelp[];
 extern const char kRunHelp[];
+extern const char kScenarioHelp[];
 
 }  // namespace hvsim

@@ -16,17 +16,22 @@ std::string where_text(const TraceSelector& s) {
   return out + " where " + w.dump();
 }
 
-bool matches(const TraceRecord& r, const TraceSelector& s) {
-  if (r.point != s.point) return false;
+// How many `where` fields the record has with the wanted value.
+size_t fields_matching(const TraceRecord& r, const TraceSelector& s) {
+  size_t n = 0;
   for (const auto& [k, v] : s.where) {
     auto it = r.fields.find(k);
-    if (it == r.fields.end() || *it != v) return false;
+    n += it != r.fields.end() && *it == v;
   }
-  return true;
+  return n;
+}
+
+bool matches(const TraceRecord& r, const TraceSelector& s) {
+  return r.point == s.point && fields_matching(r, s) == s.where.size();
 }
 
 std::string at_line(const TraceRecord& r) {
-  return "trace line " + std::to_string(r.line) + " (t=" + format_time(r.t) + "): " + r.text;
+  return "trace line " + std::to_string(r.line) + " (t=" + format_seconds(r.t) + "): " + r.text;
 }
 
 std::string plural(uint64_t n, const char* one) { return std::to_string(n) + " " + one + (n == 1 ? "" : "s"); }
@@ -66,13 +71,15 @@ CheckResult evaluate_trace(const TraceExpectation& e, const TraceLog& log, Check
   };
   std::vector<const TraceRecord*> hits;
   const TraceRecord* outside = nullptr;  // first match outside the window
-  const TraceRecord* near = nullptr;     // first record of the point that fails `where`
-  uint64_t same_point = 0;
+  const TraceRecord* near = nullptr;     // the record of the point that fails `where` by the fewest fields
+  size_t near_fields = 0;
+  uint64_t unmatched = 0;
   for (const TraceRecord& rec : recs) {
     if (rec.point != e.select.point) continue;
-    ++same_point;
     if (!matches(rec, e.select)) {
-      if (!near) near = &rec;
+      ++unmatched;
+      size_t f = fields_matching(rec, e.select);
+      if (!near || f > near_fields) near = &rec, near_fields = f;
     } else if (in_window(rec)) {
       hits.push_back(&rec);
     } else if (!outside) {
@@ -89,9 +96,11 @@ CheckResult evaluate_trace(const TraceExpectation& e, const TraceLog& log, Check
     r.why += "; " + std::string(e.max == 0 ? "first" : "the one too many") + " at " + at_line(*hits[e.max]);
   } else if (outside) {
     r.why += "; the first match outside the window is at " + at_line(*outside);
+  } else if (n > 0) {
+    r.why += "; the last at " + at_line(*hits.back());
   } else if (near) {
-    r.why += "; " + plural(same_point, (std::string(trace_point_name(e.select.point)) + " record").c_str()) +
-             " did not match where, the first at " + at_line(*near);
+    r.why += "; " + plural(unmatched, (std::string(trace_point_name(e.select.point)) + " record").c_str()) +
+             " did not match where; the closest is at " + at_line(*near);
   } else {
     r.why += "; the trace has no " + std::string(trace_point_name(e.select.point)) + " record at all";
   }
@@ -152,8 +161,8 @@ bool covers_verdict(const Expectation& e, Verdict::Kind kind) {
   if (std::holds_alternative<ExitCodeExpectation>(e.what)) return true;
   if (std::holds_alternative<NoCrashExpectation>(e.what)) return kind == Verdict::Kind::kCrash;
   if (std::holds_alternative<EndsBeforeExpectation>(e.what)) return kind == Verdict::Kind::kWatchdog;
-  const auto& t = std::get<TraceExpectation>(e.what);
-  return t.select.point == TracePoint::kVerdict;
+  const auto* t = std::get_if<TraceExpectation>(&e.what);
+  return t && t->select.point == TracePoint::kVerdict;
 }
 
 }  // namespace hvsim::scenario

@@ -143,6 +143,13 @@ VirtualTime Value::duration() const {
   return *t;
 }
 
+std::optional<Value> Value::find(std::string_view key) const {
+  if (!json_->is_object()) return std::nullopt;
+  auto it = json_->find(key);
+  if (it == json_->end()) return std::nullopt;
+  return Value(*it, pointer_ + "/" + pointer_segment(key), file());
+}
+
 std::vector<Value> Value::array() const {
   if (!json_->is_array()) fail("an array");
   std::vector<Value> out;
@@ -170,11 +177,7 @@ Object::Object(const Value& v, const std::vector<std::string_view>& allowed) : v
 
 bool Object::has(std::string_view key) const { return v_.json().contains(key); }
 
-std::optional<Value> Object::optional(std::string_view key) const {
-  auto it = v_.json().find(key);
-  if (it == v_.json().end()) return std::nullopt;
-  return Value(*it, v_.pointer() + "/" + pointer_segment(key), v_.file());
-}
+std::optional<Value> Object::optional(std::string_view key) const { return v_.find(key); }
 
 Value Object::required(std::string_view key) const {
   std::optional<Value> v = optional(key);

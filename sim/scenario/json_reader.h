@@ -46,6 +46,7 @@ class Value {
   uint64_t integer(uint64_t min, uint64_t max) const;       // an integer in [min, max]
   bool boolean() const;
   VirtualTime duration() const;                             // "1500us", "2s", "0"
+  std::optional<Value> find(std::string_view key) const;   // a member of an object, if present
   std::vector<Value> array() const;                         // the elements, with their pointers
   // The members of an object with any keys (device params, `where`), in key order.
   std::vector<std::pair<std::string, Value>> members() const;
@@ -65,7 +66,6 @@ class Object {
   bool has(std::string_view key) const;
   std::optional<Value> optional(std::string_view key) const;
   Value required(std::string_view key) const;  // "FILE: POINTER: missing key \"KEY\""
-  const Value& self() const { return v_; }
 
  private:
   Value v_;

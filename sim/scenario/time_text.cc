@@ -42,4 +42,12 @@ std::string format_time(VirtualTime t) {
   return std::to_string(t.ps()) + "ps";
 }
 
+std::string format_seconds(VirtualTime t) {
+  constexpr uint64_t kPsPerSecond = 1000000000000ull;
+  std::string frac = std::to_string(t.ps() % kPsPerSecond);
+  frac = std::string(12 - frac.size(), '0') + frac;
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  return std::to_string(t.ps() / kPsPerSecond) + (frac.empty() ? "" : "." + frac) + "s";
+}
+
 }  // namespace hvsim::scenario

@@ -15,5 +15,7 @@ namespace hvsim::scenario {
 std::optional<VirtualTime> parse_time_text(std::string_view text);
 // "2s", "1500us", "52422500ps"; VirtualTime::max() is "never".
 std::string format_time(VirtualTime t);
+// Seconds with as many decimals as needed: "1.5000122675s", "0.000108519s" (trace times).
+std::string format_seconds(VirtualTime t);
 
 }  // namespace hvsim::scenario

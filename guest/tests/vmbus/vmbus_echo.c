@@ -10,9 +10,13 @@
  *      latest after a 50 ms pause, callbacks run on VP 1; then back to VP 0;
  *   3. a packet with COMPLETION_REQUESTED comes back as VM_PKT_COMP with its trans_id and payload;
  *   4. both rings wrapped around at least once (packets straddled the end of the data area);
- *   5. the channel closes and UNLOAD is answered.
+ *   5. signalling mechanism (§5.8): when the offer allocated a monitor id, every signal of step 1
+ *      went by monitor bit and none by hypercall (otherwise all by hypercall); in low-latency
+ *      mode LOW_LATENCY_COUNT echoes signal by hypercall only; over the whole run every signal the
+ *      rules asked for (empty->non-empty, pending_send_sz) went out by exactly one mechanism;
+ *   6. the channel closes and UNLOAD is answered.
  * Prints ok/FAIL lines and exits 0 only if every check passed. Run:
- *   hvsim run --guest vmbus_echo.elf --vcpus 2 --vmbus-devices test
+ *   hvsim run --guest vmbus_echo.elf --vcpus 2 --vmbus-devices test [--monitor-latency 0]
  */
 #include "vmbus_testlib.h"
 
@@ -24,6 +28,7 @@
 #define BURST_SIZE 1000u
 #define WAIT_US 200000u
 #define RETARGET_LAG_US 50000u
+#define LOW_LATENCY_COUNT 5u
 
 struct rx {
     struct vmbus_packet pkt;
@@ -145,6 +150,26 @@ static void retarget(struct vmbus_channel *ch, const struct hvsim_boot_info *bi,
     CHECK(r == 0 && bad == 0, "retargeted back to VP 0 (%d), 5 echoes arrive (%u bad)", r, bad);
 }
 
+/* Step 5: the mechanism follows the offer's monitor id and the channel's low-latency mode. */
+static void check_mechanism(struct vmbus_channel *ch, uint64_t *trans_id, uint32_t *out_wraps)
+{
+    if (ch->monitored)
+        CHECK(ch->sig_monitor > 0 && ch->sig_hypercall == 0,
+              "monitored channel (monitor id %u): %u signals by monitor bit, %u by hypercall", ch->monitor_id,
+              ch->sig_monitor, ch->sig_hypercall);
+    else
+        CHECK(ch->sig_monitor == 0 && ch->sig_hypercall > 0,
+              "no monitor id in the offer: %u signals by hypercall, %u by monitor bit", ch->sig_hypercall,
+              ch->sig_monitor);
+    uint32_t monitor_before = ch->sig_monitor, hypercall_before = ch->sig_hypercall;
+    vmbus_set_channel_low_latency(ch, 1);
+    uint32_t bad = echo_one_by_one(ch, trans_id, LOW_LATENCY_COUNT, out_wraps);
+    vmbus_set_channel_low_latency(ch, 0);
+    CHECK(bad == 0 && ch->sig_monitor == monitor_before && ch->sig_hypercall >= hypercall_before + LOW_LATENCY_COUNT,
+          "low-latency mode: %u echoes (%u bad) signalled by hypercall (%u), none by monitor bit (%u)",
+          LOW_LATENCY_COUNT, bad, ch->sig_hypercall - hypercall_before, ch->sig_monitor - monitor_before);
+}
+
 int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
 {
     struct vmbus_channel *ch = vt_start("vmbus_echo", vp, RING_PAGES, on_packets);
@@ -154,6 +179,7 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     uint64_t trans_id = 1;
     uint32_t bad = echo_one_by_one(ch, &trans_id, SEQ_COUNT, &out_wraps);
     CHECK(bad == 0, "%u packets of 1..6000 bytes echoed one at a time (%u bad)", SEQ_COUNT, bad);
+    check_mechanism(ch, &trans_id, &out_wraps);
 
     retarget(ch, bi, &trans_id, &out_wraps);
 
@@ -185,6 +211,9 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     CHECK(rx_errors == 0 && !ch->broken, "no receive errors (%u), channel healthy", rx_errors);
     printf("# signals: to host %u (empty->non-empty), %u (pending_send_sz); interrupts %u, callbacks %u\n",
            ch->intr_out_empty, ch->intr_in_full, ch->interrupts, ch->events);
+    CHECK(ch->sig_monitor + ch->sig_hypercall == ch->intr_out_empty + ch->intr_in_full,
+          "signals by mechanism: %u by monitor bit, %u by hypercall (rules asked for %u)", ch->sig_monitor,
+          ch->sig_hypercall, ch->intr_out_empty + ch->intr_in_full);
     vt_stop(ch);
     return vt_finish();
 }

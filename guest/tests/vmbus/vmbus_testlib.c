@@ -13,7 +13,7 @@ void vt_count(int ok)
     passed += ok != 0;
 }
 
-struct vmbus_channel *vt_start(const char *name, uint32_t vp, uint32_t ring_pages, vmbus_callback_t cb)
+struct vmbus_channel *vt_offer(const char *name, uint32_t vp)
 {
     int r = vmbus_vp_init();
     if (vp < HVSIM_MAX_TEST_VPS && !r)
@@ -31,9 +31,16 @@ struct vmbus_channel *vt_start(const char *name, uint32_t vp, uint32_t ring_page
     if (!CHECK(r == 0, "offers delivered (%d)", r))
         return 0;
     struct vmbus_channel *ch = vmbus_find_channel(&test_class);
-    if (!CHECK(ch != 0, "the test device is offered (relid %u)", ch ? ch->relid : 0))
+    CHECK(ch != 0, "the test device is offered (relid %u)", ch ? ch->relid : 0);
+    return ch;
+}
+
+struct vmbus_channel *vt_start(const char *name, uint32_t vp, uint32_t ring_pages, vmbus_callback_t cb)
+{
+    struct vmbus_channel *ch = vt_offer(name, vp);
+    if (!ch)
         return 0;
-    r = vmbus_open(ch, ring_pages, hv_vp_index(), cb, 0);
+    int r = vmbus_open(ch, ring_pages, hv_vp_index(), cb, 0);
     if (!CHECK(r == 0, "test channel opened with %u + %u ring pages (%d)", ring_pages, ring_pages, r))
         return 0;
     sti(); /* from here on callbacks also run between the test's own steps */

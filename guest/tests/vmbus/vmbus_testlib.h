@@ -5,7 +5,9 @@
  * vt_start() brings the VMBus connection up on VP 0 (other VPs serve interrupts and never return)
  * and opens the hvsim `test` device's channel with `ring_pages` pages per direction and callback
  * `cb`, interrupts on VP 0; it returns the channel (with interrupts enabled from then on) or 0
- * (after a FAIL line). vt_stop() closes it and unloads. vt_wait() halts until cond(arg) holds or
+ * (after a FAIL line). vt_offer() does the same up to the offer: it returns the test device's
+ * primary channel, not yet opened (interrupts still disabled), or 0. vt_stop() closes it and
+ * unloads. vt_wait() halts until cond(arg) holds or
  * timeout_us passes (1 if it held); vt_vp_index[] holds each VP's VP_INDEX.
  */
 #ifndef VMBUS_TESTLIB_H
@@ -26,6 +28,7 @@ void vt_count(int ok);
         ok_;                                                                                        \
     })
 
+struct vmbus_channel *vt_offer(const char *name, uint32_t vp);
 struct vmbus_channel *vt_start(const char *name, uint32_t vp, uint32_t ring_pages, vmbus_callback_t cb);
 void vt_stop(struct vmbus_channel *ch);
 int vt_wait(int (*cond)(void *arg), void *arg, uint64_t timeout_us);

@@ -5,12 +5,14 @@
  * bit b0 set; one GPADL over both; OPENCHANNEL (openid = relid, downstream offset = pages of the
  * outbound ring, target_vp); wait for OPENCHANNEL_RESULT, a rescind, or the timeout. On failure the
  * ring GPADL is torn down. Once open, anything that arrived before the result is drained at once.
- * Close: callbacks stop (the channel leaves OPEN, a running callback is waited for), CLOSECHANNEL,
- * ring GPADL teardown. Ring memory whose GPADL could not be torn down is never reused.
+ * Close: a primary's open sub-channels are closed first (§10.2); then callbacks stop (the channel
+ * leaves OPEN, a running callback is waited for), CLOSECHANNEL, ring GPADL teardown. Ring memory
+ * whose GPADL could not be torn down is never reused.
  * Callbacks run batched (§6.4 step 4): interrupt_mask = 1 on the inbound ring while draining, then
  * cleared and re-checked. Reads commit after each callback round; a commit that satisfies the
- * host's pending_send_sz signals the host. Writes signal per hv_signal_on_write. A ring the host
- * corrupted marks the channel broken (no more callbacks or sends).
+ * host's pending_send_sz signals the host. Writes signal per hv_signal_on_write. Signals go out
+ * through vmbus_setevent (signal.c: monitor bit or hypercall). A ring the host corrupted marks the
+ * channel broken (no more callbacks or sends).
  */
 #include "hvsim/console.h"
 #include "hvsim/cpu.h"
@@ -27,11 +29,6 @@ static void mark_broken(struct vmbus_channel *ch, const char *ring)
     ch->broken = 1;
 }
 
-int vmbus_signal_host(struct vmbus_channel *ch)
-{
-    return hv_signal_event(ch->connection_id, 0) == HV_STATUS_SUCCESS ? VMBUS_OK : VMBUS_EHV;
-}
-
 void vmbus_channel_dispatch(struct vmbus_channel *ch)
 {
     spin_lock(&ch->sched_lock);
@@ -43,7 +40,7 @@ void vmbus_channel_dispatch(struct vmbus_channel *ch)
             ch->callback(ch);
             if (vmbus_ring_commit(&ch->in)) {
                 ch->intr_in_full++;
-                vmbus_signal_host(ch);
+                vmbus_setevent(ch);
             }
             ch->in.ctl->interrupt_mask = 0;
             vmbus_mb(); /* mask cleared before re-reading write_index */
@@ -170,6 +167,12 @@ int vmbus_close(struct vmbus_channel *ch)
 {
     if (!ch || ch->state != VMBUS_CH_OPEN)
         return VMBUS_EINVAL;
+    int sub_r = VMBUS_OK;
+    for (struct vmbus_channel *sc = ch->sub_channels; sc; sc = sc->next_sub) {
+        int rs = sc->state == VMBUS_CH_OPEN ? vmbus_close(sc) : VMBUS_OK;
+        if (!sub_r)
+            sub_r = rs;
+    }
     ch->state = VMBUS_CH_CLOSING;
     uint64_t flags = read_rflags();
     cli();
@@ -180,7 +183,7 @@ int vmbus_close(struct vmbus_channel *ch)
     int r = vmbus_post(&msg, sizeof(msg));
     drop_ring_gpadl(ch);
     ch->state = VMBUS_CH_OFFERED;
-    return r;
+    return r ? r : sub_r;
 }
 
 int vmbus_modify_channel(struct vmbus_channel *ch, uint32_t target_vp)
@@ -236,7 +239,7 @@ int vmbus_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t
         mark_broken(ch, "outbound");
     if (signal) {
         ch->intr_out_empty++;
-        vmbus_signal_host(ch);
+        vmbus_setevent(ch);
     }
     return r;
 }

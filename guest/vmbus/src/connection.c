@@ -186,7 +186,7 @@ void vmbus_process_messages(void)
 
 int vmbus_connect(uint32_t max_version)
 {
-    static uint8_t *interrupt_page, *monitor_pages;
+    static uint8_t *interrupt_page;
     if (vmbus_conn.version)
         return VMBUS_EINVAL;
     vmbus_conn.main_vp = this_vp();
@@ -195,8 +195,8 @@ int vmbus_connect(uint32_t max_version)
         vmbus_conn.next_gpadl = VMBUS_FIRST_GPADL;
     if (!interrupt_page) {
         interrupt_page = hv_alloc_pages(1);
-        monitor_pages = hv_alloc_pages(2);
-        if (!interrupt_page || !monitor_pages)
+        vmbus_conn.monitor_pages = hv_alloc_pages(2);
+        if (!interrupt_page || !vmbus_conn.monitor_pages)
             return VMBUS_ENOMEM;
     }
     /* Channel interrupts may target any VP: give the others time to enable their SynIC. */
@@ -218,8 +218,8 @@ int vmbus_connect(uint32_t max_version)
             .vmbus_version_requested = v,
             .target_vcpu = c->main_vp_index,
             .interrupt_page_or_sint = v5 ? VMBUS_SINT : hv_gpa(interrupt_page),
-            .monitor_page1 = hv_gpa(monitor_pages),
-            .monitor_page2 = hv_gpa(monitor_pages + VMBUS_PAGE_SIZE),
+            .monitor_page1 = hv_gpa(c->monitor_pages),
+            .monitor_page2 = hv_gpa(c->monitor_pages + VMBUS_PAGE_SIZE),
         };
         c->version_done = 0;
         c->connecting = 1;

@@ -29,6 +29,7 @@ struct vmbus_conn {
     struct vmbus_version_response version_resp;
     volatile uint32_t all_offers_delivered, unload_done;
     uint32_t next_gpadl;
+    uint8_t *monitor_pages; /* the two zeroed pages named in INITIATE_CONTACT (§5.8) */
     /* inbound messages, oldest first */
     spinlock_t fifo_lock;
     volatile uint32_t fifo_head, fifo_tail;
@@ -69,6 +70,12 @@ int vmbus_gpadl_teardown(struct vmbus_channel *ch, uint32_t handle);
 void vmbus_gpadl_teardown_all(struct vmbus_channel *ch);
 void vmbus_on_gpadl_created(const struct vmbus_gpadl_created *m);
 void vmbus_on_gpadl_torndown(const struct vmbus_gpadl_torndown *m);
+
+/* subchannel.c */
+/* A new offer with sub_channel_index > 0: links it to its primary (protocol error if none). */
+void vmbus_sub_channel_attach(struct vmbus_channel *ch);
+/* A channel leaving the table: unlinks a sub-channel; a primary's sub-channels lose their primary. */
+void vmbus_sub_channel_detach(struct vmbus_channel *ch);
 
 /* channel.c */
 void vmbus_channel_dispatch(struct vmbus_channel *ch); /* interrupts disabled */

@@ -3,9 +3,14 @@
  * OFFERCHANNEL is validated before anything is kept: relid 1..2047, not already in use (a
  * duplicate is a protocol error, printed and ignored), a non-zero event connection id. An offer
  * the guest cannot hold (table full, no connection id) is answered at once with RELID_RELEASED,
- * as Linux does when offer processing fails.
+ * as Linux does when offer processing fails. A monitor id (monitor_allocated b0) is kept only if
+ * it is below 128 (otherwise a protocol error, and the channel signals by hypercall). A
+ * sub-channel is linked to its primary (subchannel.c).
+ * vmbus_poll() announces new offers: a primary to the offer hook and then to the first driver of
+ * its class; a sub-channel to the offer hook and then to its primary's sc_create_callback.
  * RESCIND marks the channel (every wait on it ends with VMBUS_ENODEV; callbacks stop) and leaves
- * the clean-up to vmbus_poll(): the driver's remove(), close if still open, teardown of the
+ * the clean-up to vmbus_poll(): a primary's rescinded sub-channels first (§10.2), then the
+ * channel's rescind callback, the driver's remove(), close if still open, teardown of the
  * channel's remaining GPADLs, then RELID_RELEASED and the slot is free again. A rescind for an
  * unknown relid, or a second rescind, is ignored.
  */
@@ -37,7 +42,8 @@ struct vmbus_channel *vmbus_find_channel(const struct vmbus_guid *class_id)
 {
     for (uint32_t i = 0; i < VMBUS_MAX_CHANNELS; i++) {
         struct vmbus_channel *ch = &channels[i];
-        if (ch->state != VMBUS_CH_FREE && !ch->rescinded && vmbus_guid_equal(&ch->if_type, class_id))
+        if (ch->state != VMBUS_CH_FREE && !ch->rescinded && ch->sub_channel_index == 0 &&
+            vmbus_guid_equal(&ch->if_type, class_id))
             return ch;
     }
     return 0;
@@ -91,6 +97,20 @@ void vmbus_on_offer(const struct vmbus_offer_channel *o)
     ch->chn_flags = o->chn_flags;
     ch->if_type = o->if_type;
     ch->if_instance = o->if_instance;
+    ch->monitored = 0;
+    ch->monitor_id = 0;
+    if (o->monitor_allocated & VMBUS_OFFER_MONITOR_ALLOCATED) {
+        if (o->monitorid < VMBUS_MONITOR_IDS) {
+            ch->monitored = 1;
+            ch->monitor_id = o->monitorid;
+        } else {
+            vmbus_protocol_error("OFFERCHANNEL monitorid out of range; signalling by hypercall", o->monitorid);
+        }
+    }
+    ch->sub_channels = 0;
+    ch->sc_create_callback = 0;
+    ch->rescind_callback = 0;
+    ch->low_latency = 0;
     ch->rescinded = 0;
     ch->broken = 0;
     ch->announced = 0;
@@ -99,6 +119,11 @@ void vmbus_on_offer(const struct vmbus_offer_channel *o)
     ch->callback = 0;
     ch->context = 0;
     ch->interrupts = ch->events = ch->intr_out_empty = ch->intr_in_full = ch->out_full = 0;
+    ch->sig_hypercall = ch->sig_monitor = 0;
+    ch->primary = 0;
+    ch->next_sub = 0;
+    if (ch->sub_channel_index)
+        vmbus_sub_channel_attach(ch);
     vmbus_mb();
     ch->state = VMBUS_CH_OFFERED;
     relid_slot[relid] = (uint8_t)(ch - channels + 1);
@@ -121,11 +146,20 @@ void vmbus_on_rescind(uint32_t relid)
 static void cleanup(struct vmbus_channel *ch)
 {
     ch->cleanup_pending = 0;
+    for (struct vmbus_channel *sc = ch->sub_channels; sc;) { /* §10.2: sub-channels first */
+        struct vmbus_channel *next = sc->next_sub;
+        if (sc->cleanup_pending)
+            cleanup(sc);
+        sc = next;
+    }
+    if (ch->rescind_callback)
+        ch->rescind_callback(ch);
     if (ch->driver && ch->driver->remove)
         ch->driver->remove(ch);
     if (ch->state == VMBUS_CH_OPEN)
         vmbus_close(ch);
     vmbus_gpadl_teardown_all(ch);
+    vmbus_sub_channel_detach(ch);
     uint32_t relid = ch->relid;
     relid_slot[relid] = 0;
     vmbus_mb();
@@ -138,6 +172,11 @@ static void announce(struct vmbus_channel *ch)
     ch->announced = 1;
     if (vmbus_conn.offer_hook)
         vmbus_conn.offer_hook(ch);
+    if (ch->sub_channel_index) {
+        if (ch->primary && ch->primary->sc_create_callback)
+            ch->primary->sc_create_callback(ch);
+        return;
+    }
     for (uint32_t i = 0; i < vmbus_conn.driver_count; i++) {
         struct vmbus_driver *drv = vmbus_conn.drivers[i];
         if (!vmbus_guid_equal(&drv->class_id, &ch->if_type))

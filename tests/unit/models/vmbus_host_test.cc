@@ -398,6 +398,21 @@ TEST_F(VmbusHostTest, OpenChannelErrors) {
   EXPECT_EQ(take().at(0).as<OpenChannelResult>().status, kStatusUnsuccessful) << "already open";
 }
 
+TEST_F(VmbusHostTest, DataWrittenBeforeCloseChannelIsConsumedBeforeTheClose) {
+  make();
+  connect();
+  post_msg(msg<MsgHeader>(MsgType::kRequestOffers));
+  open_channel(1);
+  uint8_t reply[8] = {'b', 'y', 'e'};
+  guest_write(reply);  // no signal yet (a monitor bit would wait for the next scan)
+  CloseChannel c = msg<CloseChannel>(MsgType::kCloseChannel);
+  c.child_relid = 1;
+  post_msg(c);
+  ASSERT_EQ(devices_[0]->packets.size(), 1u);
+  EXPECT_EQ(devices_[0]->packets[0][0], 'b');
+  EXPECT_EQ(devices_[0]->closes, 1);
+}
+
 TEST_F(VmbusHostTest, RingTeardownWhileOpenIsDeferredUntilClose) {
   make();
   connect();

@@ -1,7 +1,7 @@
 /* vmbus/protocol.h - VMBus wire formats for the guest client (definitions only, no behaviour).
  *
- * Written from PROTOCOL.md §5 (channel messages, versions, connection ids), §6 (ring buffers and
- * packets). Every struct is the packed little-endian wire layout; _Static_asserts pin the sizes.
+ * Written from PROTOCOL.md §5 (channel messages, versions, connection ids, monitor pages), §6 (ring
+ * buffers and packets). Every struct is the packed little-endian wire layout; _Static_asserts pin the sizes.
  * Messages arrive in SynIC slots owned by the host: the client copies them out before parsing.
  */
 #ifndef VMBUS_PROTOCOL_H
@@ -174,6 +174,36 @@ _Static_assert(sizeof(struct vmbus_initiate_contact) == 40, "INITIATE_CONTACT is
 _Static_assert(sizeof(struct vmbus_version_response) == 16, "VERSION_RESPONSE is 16 bytes");
 _Static_assert(sizeof(struct vmbus_modify_channel) == 16, "MODIFYCHANNEL is 16 bytes");
 _Static_assert(sizeof(struct vmbus_modify_channel_response) == 16, "MODIFYCHANNEL_RESPONSE is 16 bytes");
+
+/* ---- §5.8 monitor pages: INITIATE_CONTACT names two; the guest sets pending bits in the second ---- */
+#define VMBUS_MONITOR_IDS 128u /* monitorid m: trigger_group[m / 32], bit m % 32 */
+#define VMBUS_MONITOR_GROUP_BITS 32u
+#define VMBUS_OFFER_MONITOR_ALLOCATED 1u /* b0 of offer.monitor_allocated */
+
+#pragma pack(push, 1)
+struct vmbus_monitor_page {
+    uint32_t trigger_state; /* b3:0 group_enable */
+    uint32_t reserved1;
+    struct {
+        volatile uint32_t pending;
+        volatile uint32_t armed;
+    } trigger_group[4];
+    uint8_t reserved2[24];
+    int32_t next_checktime[4][32];
+    uint16_t latency[4][32];
+    uint8_t reserved3[256];
+    struct {
+        uint32_t connection_id;
+        uint16_t flag_number;
+        uint16_t reserved;
+    } parameter[4][32];
+    uint8_t reserved4[1984];
+};
+#pragma pack(pop)
+_Static_assert(sizeof(struct vmbus_monitor_page) == 4096, "a monitor page is one page");
+_Static_assert(offsetof(struct vmbus_monitor_page, trigger_group) == 8, "trigger_group @8");
+_Static_assert(offsetof(struct vmbus_monitor_page, latency) == 576, "latency @576");
+_Static_assert(offsetof(struct vmbus_monitor_page, parameter) == 1088, "parameter @1088");
 
 /* §5.7: PFNs per GPADL message. */
 #define VMBUS_GPADL_HEADER_PFNS 26u

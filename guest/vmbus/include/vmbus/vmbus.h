@@ -17,6 +17,18 @@
  *   - All waits halt (sti; hlt) with a timeout; a rescind wakes every wait on that channel with
  *     VMBUS_ENODEV.
  * Channel callbacks run with interrupts disabled and may call vmbus_recv() and vmbus_send().
+ *
+ * Guest->host notification (§5.8, vmbus_setevent): a channel whose offer has monitor_allocated sets
+ * its bit in monitor page 2 (lock bts, no hypercall) unless it is in low-latency mode; any other
+ * channel calls HvCallSignalEvent. The library decides *when* to notify (hv_signal_on_write, the
+ * pending_send_sz rule); the channel decides *how*.
+ * Sub-channels (§5.6 step 6): an offer with sub_channel_index > 0 belongs to the primary with the
+ * same class and instance GUIDs; it is listed on the primary (sub_channels / next_sub, in index
+ * order), announced to the primary's sc_create_callback instead of to drivers, and opened and
+ * closed like any channel (own ring GPADL, own target VP). Closing a primary closes its open
+ * sub-channels first. Rescind (§10.2), in vmbus_poll(): a rescinded sub-channel is closed if open
+ * and released at once; a rescinded primary has its rescinded sub-channels cleaned up first. A
+ * sub-channel whose primary is gone stays listed with primary = 0 until it is rescinded.
  */
 #ifndef VMBUS_VMBUS_H
 #define VMBUS_VMBUS_H
@@ -71,6 +83,15 @@ struct vmbus_channel {
     uint16_t sub_channel_index;
     uint16_t chn_flags;
     struct vmbus_guid if_type, if_instance;
+    uint8_t monitored;  /* the offer allocated monitor id monitor_id (< VMBUS_MONITOR_IDS) */
+    uint8_t monitor_id;
+    /* sub-channels, written by the main context only */
+    struct vmbus_channel *primary;      /* sub-channel: its primary (0 if gone); primary: 0 */
+    struct vmbus_channel *sub_channels; /* primary: first sub-channel, in sub_channel_index order */
+    struct vmbus_channel *next_sub;     /* sub-channel: the next one of the same primary */
+    vmbus_callback_t sc_create_callback; /* primary: runs for each new sub-channel (main context) */
+    vmbus_callback_t rescind_callback;   /* runs when a rescinded channel is cleaned up (main context) */
+    volatile uint32_t low_latency;      /* 1: always HvCallSignalEvent, even when monitored */
     /* state, written by the main context only */
     volatile uint32_t state;
     volatile uint32_t rescinded;
@@ -93,6 +114,8 @@ struct vmbus_channel {
     spinlock_t sched_lock; /* one callback at a time, on any VP */
     /* counters (Linux sysfs names, §8.2) */
     volatile uint32_t interrupts, events, intr_out_empty, intr_in_full, out_full;
+    /* guest->host notifications by mechanism: HvCallSignalEvent, monitor pending bit */
+    volatile uint32_t sig_hypercall, sig_monitor;
 };
 
 /* ---- drivers: matched by class GUID when vmbus_poll() announces an offer ---- */
@@ -120,15 +143,25 @@ void vmbus_poll(void);
 void vmbus_wait_event(volatile uint32_t *wake_flag, uint64_t timeout_us);
 /* Channel slots, for iteration: returns the i-th slot (0 if i is out of range). */
 struct vmbus_channel *vmbus_channel_at(uint32_t i);
+/* A live (not rescinded) primary channel of the class, or 0. */
 struct vmbus_channel *vmbus_find_channel(const struct vmbus_guid *class_id);
+/* Linux vmbus_set_sc_create_callback: set it before the primary is opened (the host offers
+ * sub-channels as soon as the primary is open); it runs in vmbus_poll() for each new sub-channel. */
+void vmbus_set_sc_create_callback(struct vmbus_channel *primary, vmbus_callback_t cb);
+/* Linux vmbus_set_chn_rescind_callback: runs in vmbus_poll() when the rescinded channel is cleaned
+ * up, before the driver's remove() and before the library closes and releases it. */
+void vmbus_set_chn_rescind_callback(struct vmbus_channel *ch, vmbus_callback_t cb);
 
 /* ---- channel operations (main context) ---- */
 /* Opens with ring_pages pages per direction (header included, >= 2), interrupts to VP index
  * target_vp; cb runs for inbound packets. */
 int vmbus_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp, vmbus_callback_t cb,
                void *context);
+/* Closes a channel; a primary's open sub-channels are closed first. */
 int vmbus_close(struct vmbus_channel *ch);
 int vmbus_modify_channel(struct vmbus_channel *ch, uint32_t target_vp);
+/* Linux set_channel_low_latency / clear_channel_low_latency: on = 1 bypasses the monitor page. */
+void vmbus_set_channel_low_latency(struct vmbus_channel *ch, int on);
 
 /* ---- data path (main context or callbacks) ---- */
 /* One packet (descriptor + payload) into the outbound ring; signals per hv_signal_on_write. */
@@ -139,7 +172,9 @@ int vmbus_send_wait(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uin
                     const void *payload, uint32_t len, uint64_t timeout_us);
 /* Next inbound packet: 1 (pkt filled, payload copied), 0 (empty), or a negative error. */
 int vmbus_recv(struct vmbus_channel *ch, struct vmbus_packet *pkt, void *buf, uint32_t buflen);
-/* HvCallSignalEvent(offer connection id, flag 0), unconditionally. */
+/* Notifies the host by the channel's mechanism (monitor bit or HvCallSignalEvent), unconditionally. */
+int vmbus_setevent(struct vmbus_channel *ch);
+/* HvCallSignalEvent(offer connection id, flag 0), unconditionally, whatever the mechanism. */
 int vmbus_signal_host(struct vmbus_channel *ch);
 
 /* ---- helpers ---- */

@@ -1,0 +1,155 @@
+// Scenario runs (contract in scenario_runner.h).
+#include "sim/scenario/scenario_runner.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "models/devices/registry.h"
+#include "models/devices/shutdown/device.h"
+#include "models/devices/test/device.h"
+#include "sim/core/status.h"
+#include "sim/scenario/time_text.h"
+
+namespace hvsim::scenario {
+namespace {
+
+constexpr std::string_view kGuestDirPlaceholder = "${HVSIM_GUEST_DIR}";
+
+bool needs_vmbus_host(const Action& a) {
+  return !std::holds_alternative<ChangeTscFrequencyAction>(a);
+}
+
+void add_wanted(std::vector<bool>& wanted, const TraceSelector& s) { wanted[static_cast<size_t>(s.point)] = true; }
+
+}  // namespace
+
+std::string default_guest_dir() {
+  const char* env = std::getenv("HVSIM_GUEST_DIR");
+  if (env && *env) return env;
+  return HVSIM_BUILD_GUEST_DIR;
+}
+
+std::string resolve_guest_path(const std::string& guest, const std::string& scenario_file, const std::string& guest_dir) {
+  if (guest.rfind(kGuestDirPlaceholder, 0) == 0) return guest_dir + guest.substr(kGuestDirPlaceholder.size());
+  if (guest.find("${") != std::string::npos)
+    throw UsageError(scenario_file + ": /machine/guest: expected a path, \"${HVSIM_GUEST_DIR}/NAME.elf\" being the only placeholder, got \"" +
+                     guest + "\"");
+  std::filesystem::path p(guest);
+  if (p.is_absolute()) return guest;
+  return (std::filesystem::path(scenario_file).parent_path() / p).lexically_normal().string();
+}
+
+ScenarioRunner::ScenarioRunner(const Scenario& s, const std::vector<std::pair<std::string, std::string>>& cli_options)
+    : s_(s), wanted_(static_cast<size_t>(TracePoint::kCount), false), actions_(s.timeline.size()) {
+  options_.machine = s.machine;
+  MachineParams& m = options_.machine;
+  m.guest = resolve_guest_path(s.guest, s.file, default_guest_dir());
+  std::string offered;
+  m.device_params.clear();
+  for (const DeviceSpec& d : s.devices) {
+    if (!d.offered) continue;
+    offered += (offered.empty() ? "" : ",") + d.type + ":" + d.name;
+    for (const auto& [key, value] : d.params) m.device_params.emplace_back(d.name + "." + key, value);
+  }
+  m.vmbus_devices = s.devices.empty() ? "none" : offered;  // "": a host whose devices all come later
+  bool guest_overridden = false;
+  for (const auto& [opt, value] : cli_options) {
+    apply_run_option(options_, opt, value);
+    guest_overridden = guest_overridden || opt == "--guest";
+  }
+  if (!guest_overridden && !std::filesystem::is_regular_file(m.guest))
+    throw UsageError(s.file + ": /machine/guest: no guest ELF at '" + m.guest +
+                     "' (build outputs are named \"${HVSIM_GUEST_DIR}/NAME.elf\")");
+  if (m.aps_parked && m.vcpus < 2) throw UsageError(s.file + ": /machine/ap_start: \"parked\" needs vcpus 2 or more");
+
+  machine_ = std::make_unique<Machine>(m);
+  vmbus::VmbusHost* host = machine_->vmbus();
+  if (!host && !s.devices.empty())
+    throw UsageError(s.file + ": /devices: the VMBus host needs the SynIC (machine.hv '" + m.hv + "' lacks hv-synic)");
+  for (const DeviceSpec& d : s.devices)
+    if (!d.offered) host->add_device(devices::make_device(d.type, d.name, devices::DeviceOptions{d.params}, m.seed), false);
+
+  for (size_t i = 0; i < s.timeline.size(); ++i) {
+    const TimelineEntry& e = s.timeline[i];
+    if (!host && needs_vmbus_host(e.action))
+      throw UsageError(s.file + ": " + e.pointer + ": " + describe(e.action) + " needs the VMBus host, and this machine has none");
+    machine_->events().schedule(e.when.at, EventPriority::kScenario, [this, i] {
+      const TimelineEntry& entry = s_.timeline[i];
+      actions_[i].ran = true;
+      actions_[i].applied = perform(entry.action, entry.when.at);
+    });
+  }
+
+  for (const Expectation& x : s.expectations) {
+    if (const auto* t = std::get_if<TraceExpectation>(&x.what)) {
+      add_wanted(wanted_, t->select);
+      if (t->after_trace) add_wanted(wanted_, *t->after_trace);
+    }
+  }
+  // Observing makes the tracer format every record: only when an expectation reads the trace.
+  if (std::find(wanted_.begin(), wanted_.end(), true) != wanted_.end()) {
+    machine_->tracer().add_observer([this](TracePoint p, VirtualTime, int, std::string_view json) {
+      ++lines_;
+      if (wanted_[static_cast<size_t>(p)]) log_.add(lines_, json);
+    });
+  }
+  if (!options_.trace_path.empty() && !machine_->tracer().open_jsonl(options_.trace_path, options_.trace_filter))
+    throw UsageError("--trace: cannot write '" + options_.trace_path + "'");
+}
+
+bool ScenarioRunner::perform(const Action& a, VirtualTime now) {
+  vmbus::VmbusHost* host = machine_->vmbus();
+  if (const auto* x = std::get_if<ChangeTscFrequencyAction>(&a)) {
+    machine_->change_tsc_frequency(x->hz);
+    return true;
+  }
+  if (const auto* x = std::get_if<OfferAction>(&a)) return host->offer(x->device, now);
+  if (const auto* x = std::get_if<RescindAction>(&a)) return host->rescind(x->device, now);
+  if (const auto* x = std::get_if<RescindRelidAction>(&a)) return host->rescind_relid(x->relid, now);
+  if (const auto* x = std::get_if<PushAction>(&a)) {
+    auto* dev = dynamic_cast<devices::TestDevice*>(host->device(x->device));
+    return dev && dev->push(x->payload, now);
+  }
+  if (const auto* x = std::get_if<SetRetargetLagAction>(&a)) {
+    host->set_retarget_lag(x->lag);
+    return true;
+  }
+  if (const auto* x = std::get_if<SetThrottleAction>(&a)) {
+    host->set_throttle(x->policy);
+    return true;
+  }
+  const auto& x = std::get<ShutdownAction>(a);
+  auto* dev = dynamic_cast<devices::ShutdownDevice*>(host->device(x.device));
+  if (!dev) return false;
+  dev->request_shutdown(now, x.flags);
+  return true;
+}
+
+ScenarioReport ScenarioRunner::run() {
+  ScenarioReport r;
+  r.run.verdict = machine_->run();
+  r.run.end = machine_->now();
+  for (size_t i = 0; i < s_.timeline.size(); ++i) {
+    const TimelineEntry& e = s_.timeline[i];
+    CheckResult c{e.pointer, "at " + format_time(e.when.at) + ": " + describe(e.action), false, {}};
+    c.held = actions_[i].ran && actions_[i].applied;
+    if (!actions_[i].ran) c.why = "never ran: the run ended at " + format_time(r.run.end) + " (" + r.run.verdict.label() + ")";
+    else if (!actions_[i].applied) c.why = "the host refused it (no such channel or device in a state the action applies to)";
+    r.actions.push_back(std::move(c));
+  }
+  for (const Expectation& x : s_.expectations) r.expectations.push_back(evaluate(x, log_, r.run));
+  r.status = scenario_status(s_, r);
+  return r;
+}
+
+int scenario_status(const Scenario& s, const ScenarioReport& r) {
+  for (const auto* checks : {&r.actions, &r.expectations})
+    for (const CheckResult& c : *checks)
+      if (!c.held) return 1;
+  for (const Expectation& x : s.expectations)
+    if (covers_verdict(x, r.run.verdict.kind)) return 0;
+  return r.run.verdict.status();
+}
+
+}  // namespace hvsim::scenario

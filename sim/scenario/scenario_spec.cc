@@ -1,0 +1,346 @@
+// The scenario parser (contract in scenario_spec.h; the format in scenarios/README.md).
+#include "sim/scenario/scenario_spec.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "models/devices/registry.h"
+#include "sim/cli/cli_options.h"
+#include "sim/core/status.h"
+#include "sim/scenario/json_reader.h"
+#include "sim/scenario/time_text.h"
+
+namespace hvsim::scenario {
+namespace {
+
+constexpr uint64_t kMaxPushBytes = 65536;
+
+// Checks one machine field with the machine's own validation; its message, without the
+// "--option: " prefix the command line uses, goes to the field's pointer.
+template <typename Set>
+void check_with_machine(const Value& v, Set set) {
+  MachineParams p;
+  set(p);
+  try {
+    validate(p);
+  } catch (const UsageError& e) {
+    std::string m = e.what();
+    if (m.rfind("--", 0) == 0) {
+      if (size_t colon = m.find(": "); colon != std::string::npos) m = m.substr(colon + 2);
+    }
+    v.fail_message(m);
+  }
+}
+
+void parse_machine(const Value& v, Scenario& s) {
+  Object o(v, {"guest", "vcpus", "memory", "host", "hv", "seed", "quantum", "tsc_hz", "apic_hz", "max_time", "ap_start"});
+  MachineParams& m = s.machine;
+  Value guest = o.required("guest");
+  s.guest = guest.string();
+  if (s.guest.empty()) guest.fail("a path to the guest ELF");
+  if (auto x = o.optional("vcpus")) m.vcpus = static_cast<unsigned>(x->integer(1, 64));
+  if (auto x = o.optional("memory")) {
+    const char* expected = "a size like \"64M\" or \"1G\" (4M to 3G, a multiple of 2M)";
+    if (!x->json().is_string()) x->fail(expected);
+    try {
+      m.memory = parse_size("memory", x->string());
+    } catch (const UsageError&) {
+      x->fail(expected);
+    }
+    check_with_machine(*x, [&](MachineParams& p) { p.memory = m.memory; });
+  }
+  if (auto x = o.optional("host")) {
+    m.host = x->string();
+    check_with_machine(*x, [&](MachineParams& p) { p.host = m.host; });
+  }
+  if (auto x = o.optional("hv")) {
+    m.hv = x->string();
+    check_with_machine(*x, [&](MachineParams& p) { p.hv = m.hv; });
+  }
+  if (auto x = o.optional("seed")) m.seed = x->integer(0, UINT64_MAX);
+  if (auto x = o.optional("quantum")) m.quantum = x->integer(1, 100000000);
+  if (auto x = o.optional("tsc_hz")) m.tsc_hz = x->integer(1000000, 100000000000ull);
+  if (auto x = o.optional("apic_hz")) m.apic_hz = x->integer(1000000, 10000000000ull);
+  if (auto x = o.optional("max_time")) {
+    m.max_time = x->duration();
+    if (m.max_time == VirtualTime{}) m.max_time = VirtualTime::max();  // "0": no limit, as --max-time 0
+  }
+  if (auto x = o.optional("ap_start")) {
+    m.aps_parked = x->string_of({"all", "parked"}) == "parked";
+    if (m.aps_parked && m.vcpus < 2) x->fail_message("\"parked\" needs vcpus 2 or more");
+  }
+}
+
+vmbus::ThrottlePolicy parse_throttle_fields(const Object& o) {
+  vmbus::ThrottlePolicy p;
+  if (auto x = o.optional("threshold")) p.threshold = static_cast<uint32_t>(x->integer(0, UINT32_MAX));
+  for (auto [key, field] : {std::pair{"window", &p.window}, std::pair{"suspend", &p.suspend}}) {
+    if (auto x = o.optional(key)) {
+      *field = x->duration();
+      if (*field == VirtualTime{}) x->fail("a non-zero duration");
+    }
+  }
+  return p;
+}
+
+void parse_vmbus(const Value& v, Scenario& s) {
+  Object o(v, {"retarget_lag", "monitor_latency", "throttle"});
+  if (auto x = o.optional("retarget_lag")) s.machine.retarget_lag = x->duration();
+  if (auto x = o.optional("monitor_latency")) s.machine.monitor_latency = x->duration();
+  if (auto x = o.optional("throttle")) s.machine.throttle = parse_throttle_fields(Object(*x, {"threshold", "window", "suspend"}));
+}
+
+bool valid_device_name(const std::string& n) {
+  if (n.empty()) return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  return true;
+}
+
+void parse_devices(const Value& v, Scenario& s) {
+  const std::vector<std::string> types = devices::device_types();
+  std::string type_list;
+  for (const std::string& t : types) type_list += (type_list.empty() ? "" : ", ") + t;
+  for (const Value& e : v.array()) {
+    Object o(e, {"name", "type", "params", "offered"});
+    DeviceSpec d;
+    d.pointer = e.pointer();
+    Value type = o.required("type");
+    d.type = type.string();
+    if (std::find(types.begin(), types.end(), d.type) == types.end()) type.fail("a device type: one of " + type_list);
+    d.name = d.type;
+    if (auto x = o.optional("name")) {
+      d.name = x->string();
+      if (!valid_device_name(d.name)) x->fail("a device name of letters, digits, '_' and '-'");
+    }
+    for (const DeviceSpec& other : s.devices)
+      if (other.name == d.name)
+        o.optional("name").value_or(type).fail_message("device name \"" + d.name + "\" is already used by " + other.pointer +
+                                                        " (give each device of one type its own name)");
+    if (auto x = o.optional("offered")) d.offered = x->boolean();
+    if (auto params = o.optional("params")) {
+      for (const auto& [key, value] : params->members()) {
+        if (value.json().is_string()) d.params[key] = value.string();
+        else if (value.json().is_number_unsigned()) d.params[key] = std::to_string(value.integer(0, UINT64_MAX));
+        else value.fail("a string or a non-negative integer");
+      }
+      try {  // the model checks its parameters when it is built; build one to check them now
+        devices::make_device(d.type, d.name, devices::DeviceOptions{d.params}, s.machine.seed);
+      } catch (const UsageError& err) {
+        params->fail_message(err.what());
+      }
+    }
+    s.devices.push_back(std::move(d));
+  }
+}
+
+const DeviceSpec& device_field(const Object& o, const Scenario& s, const char* required_type) {
+  Value v = o.required("device");
+  std::string name = v.string();
+  std::string names;
+  for (const DeviceSpec& d : s.devices) {
+    if (d.name == name) {
+      if (required_type && d.type != required_type)
+        v.fail_message("device \"" + name + "\" (" + d.pointer + ") has type " + d.type + "; this action needs a " +
+                       required_type + " device");
+      return d;
+    }
+    names += (names.empty() ? "" : ", ") + d.name;
+  }
+  v.fail("the name of a device in /devices (" + (names.empty() ? std::string("there are none") : names) + ")");
+}
+
+std::vector<uint8_t> parse_hex(const Value& v) {
+  const char* expected = "an even number of hex digits (at most 65536 bytes), e.g. \"0a1b\"";
+  std::string hex = v.string();
+  if (hex.size() % 2 != 0 || hex.size() / 2 > kMaxPushBytes) v.fail(expected);
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    auto nibble = [&](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      v.fail(expected);
+    };
+    out.push_back(static_cast<uint8_t>(nibble(hex[i]) * 16 + nibble(hex[i + 1])));
+  }
+  return out;
+}
+
+Action parse_action(const std::string& kind, const Object& o, const Scenario& s) {
+  if (kind == "offer") return OfferAction{device_field(o, s, nullptr).name};
+  if (kind == "rescind") return RescindAction{device_field(o, s, nullptr).name};
+  if (kind == "rescind_relid") return RescindRelidAction{static_cast<uint32_t>(o.required("relid").integer(1, UINT32_MAX))};
+  if (kind == "push") return PushAction{device_field(o, s, "test").name, parse_hex(o.required("payload_hex"))};
+  if (kind == "change_tsc_frequency") return ChangeTscFrequencyAction{o.required("hz").integer(1000000, 100000000000ull)};
+  if (kind == "set_retarget_lag") return SetRetargetLagAction{o.required("lag").duration()};
+  if (kind == "set_throttle") return SetThrottleAction{parse_throttle_fields(o)};
+  uint32_t flags = 0;
+  if (auto x = o.optional("flags")) flags = static_cast<uint32_t>(x->integer(0, UINT32_MAX));
+  return ShutdownAction{device_field(o, s, "shutdown").name, flags};
+}
+
+std::vector<std::string_view> action_keys(const std::string& kind) {
+  std::vector<std::string_view> keys = {"at", "do"};
+  if (kind == "offer" || kind == "rescind") keys.push_back("device");
+  else if (kind == "rescind_relid") keys.push_back("relid");
+  else if (kind == "push") keys.insert(keys.end(), {"device", "payload_hex"});
+  else if (kind == "change_tsc_frequency") keys.push_back("hz");
+  else if (kind == "set_retarget_lag") keys.push_back("lag");
+  else if (kind == "set_throttle") keys.insert(keys.end(), {"threshold", "window", "suspend"});
+  else if (kind == "shutdown") keys.insert(keys.end(), {"device", "flags"});
+  return keys;
+}
+
+void parse_timeline(const Value& v, Scenario& s) {
+  VirtualTime previous;
+  for (const Value& e : v.array()) {
+    // Read "do" first: it decides which other keys the entry may have.
+    if (!e.json().is_object()) e.fail("an object");
+    std::optional<Value> kind_value = e.find("do");
+    if (!kind_value) e.fail_message("missing key \"do\"");
+    std::string kind = kind_value->string_of({"offer", "rescind", "rescind_relid", "push", "change_tsc_frequency",
+                                             "set_retarget_lag", "set_throttle", "shutdown"});
+    Object o(e, action_keys(kind));
+    Value at = o.required("at");
+    TimelineEntry t{e.pointer(), When{at.duration()}, parse_action(kind, o, s)};
+    if (t.when.at < previous)
+      at.fail("a time at or after the previous action's (" + format_time(previous) + "); the timeline is in time order");
+    previous = t.when.at;
+    s.timeline.push_back(std::move(t));
+  }
+}
+
+TraceSelector parse_selector(const Value& name, const std::optional<Value>& where) {
+  TraceSelector sel;
+  std::optional<TracePoint> p = name.json().is_string() ? trace_point_named(name.string()) : std::nullopt;
+  if (!p) name.fail("a trace point name from sim/core/trace_points.def, e.g. \"vmbus.channel\"");
+  if (*p == TracePoint::kBlock) name.fail_message("cpu.block is a verbose trace point expectations do not see");
+  sel.point = *p;
+  if (where) {
+    for (const auto& [key, value] : where->members()) {
+      const nlohmann::json& j = value.json();
+      if (!j.is_string() && !j.is_number_integer() && !j.is_boolean()) value.fail("a string, an integer or a boolean");
+      sel.where.emplace_back(key, j);
+    }
+  }
+  return sel;
+}
+
+TraceExpectation parse_trace_expectation(const Object& o, bool never) {
+  TraceExpectation t;
+  t.never = never;
+  t.select = parse_selector(o.required(never ? "never" : "trace"), o.optional("where"));
+  if (never) t.min = 0, t.max = 0;
+  if (auto c = o.optional("count")) {
+    if (o.has("min") || o.has("max")) c->fail_message("count cannot be combined with min or max");
+    t.min = t.max = c->integer(0, UINT64_MAX);
+  }
+  if (auto x = o.optional("min")) {
+    t.min = x->integer(0, UINT64_MAX);
+    if (!o.has("max")) t.max = UINT64_MAX;
+  }
+  if (auto x = o.optional("max")) {
+    t.max = x->integer(0, UINT64_MAX);
+    if (!o.has("min")) t.min = 0;
+    if (t.max < t.min) x->fail("a maximum at least min (" + std::to_string(t.min) + ")");
+  }
+  if (auto x = o.optional("before")) t.before = x->duration();
+  if (auto x = o.optional("after")) t.after = x->duration();
+  if (auto x = o.optional("after_trace")) {
+    Object a(*x, {"trace", "where"});
+    t.after_trace = parse_selector(a.required("trace"), a.optional("where"));
+  }
+  return t;
+}
+
+void parse_expectations(const Value& v, Scenario& s) {
+  static constexpr std::string_view kKinds[] = {"exit_code", "trace", "never", "no_crash", "ends_before"};
+  for (const Value& e : v.array()) {
+    if (!e.json().is_object()) e.fail("an object");
+    std::string_view kind;
+    for (std::string_view k : kKinds) {
+      if (!e.json().contains(k)) continue;
+      if (!kind.empty())
+        e.fail_message("an expectation has exactly one of exit_code, trace, never, no_crash, ends_before; this one has " +
+                       std::string(kind) + " and " + std::string(k));
+      kind = k;
+    }
+    if (kind.empty()) e.fail("an expectation with one of exit_code, trace, never, no_crash, ends_before");
+    std::vector<std::string_view> keys = {kind, "name"};
+    if (kind == "trace" || kind == "never") keys.insert(keys.end(), {"where", "before", "after", "after_trace"});
+    if (kind == "trace") keys.insert(keys.end(), {"count", "min", "max"});
+    Object o(e, keys);
+    Expectation x;
+    x.pointer = e.pointer();
+    if (auto n = o.optional("name")) x.name = n->string();
+    if (kind == "exit_code") {
+      x.what = ExitCodeExpectation{static_cast<uint32_t>(o.required("exit_code").integer(0, UINT32_MAX))};
+    } else if (kind == "trace" || kind == "never") {
+      x.what = parse_trace_expectation(o, kind == "never");
+    } else if (kind == "no_crash") {
+      Value b = o.required("no_crash");
+      if (!b.boolean()) b.fail("true (to expect a crash, use trace run.verdict with where {\"verdict\": \"crash\"})");
+      x.what = NoCrashExpectation{};
+    } else {
+      x.what = EndsBeforeExpectation{o.required("ends_before").duration()};
+    }
+    s.expectations.push_back(std::move(x));
+  }
+}
+
+}  // namespace
+
+Scenario parse_scenario(const std::string& text, const std::string& file) {
+  nlohmann::json doc = parse_json_document(text, file);
+  Value root(doc, "", file);
+  if (!doc.is_object()) root.fail("a scenario object");
+  Object top(root, {"schema", "description", "machine", "devices", "vmbus", "timeline", "expect"});
+  Scenario s;
+  s.file = file;
+  Value schema = top.required("schema");
+  if (!schema.json().is_number_unsigned() || schema.json().get<uint64_t>() != kSchemaVersion)
+    schema.fail("1 (the scenario format version this hvsim reads)");
+  if (auto x = top.optional("description")) s.description = x->string();
+  parse_machine(top.required("machine"), s);
+  if (auto x = top.optional("vmbus")) parse_vmbus(*x, s);
+  if (auto x = top.optional("devices")) {
+    parse_devices(*x, s);
+  } else {  // hvsim run's default devices
+    for (const char* type : {"heartbeat", "shutdown", "timesync"}) s.devices.push_back(DeviceSpec{"/devices", type, type, {}, true});
+  }
+  if (auto x = top.optional("timeline")) parse_timeline(*x, s);
+  if (auto x = top.optional("expect")) parse_expectations(*x, s);
+  return s;
+}
+
+Scenario load_scenario(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(path + ": cannot read the scenario file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_scenario(text.str(), path);
+}
+
+std::string describe(const Action& a) {
+  struct Describe {
+    std::string operator()(const OfferAction& x) const { return "offer " + x.device; }
+    std::string operator()(const RescindAction& x) const { return "rescind " + x.device; }
+    std::string operator()(const RescindRelidAction& x) const { return "rescind_relid " + std::to_string(x.relid); }
+    std::string operator()(const PushAction& x) const {
+      return "push " + x.device + " (" + std::to_string(x.payload.size()) + " bytes)";
+    }
+    std::string operator()(const ChangeTscFrequencyAction& x) const { return "change_tsc_frequency " + std::to_string(x.hz); }
+    std::string operator()(const SetRetargetLagAction& x) const { return "set_retarget_lag " + format_time(x.lag); }
+    std::string operator()(const SetThrottleAction& x) const {
+      if (x.policy.threshold == 0) return "set_throttle off";
+      return "set_throttle " + std::to_string(x.policy.threshold) + "/" + format_time(x.policy.window) + "/" +
+             format_time(x.policy.suspend);
+    }
+    std::string operator()(const ShutdownAction& x) const { return "shutdown " + x.device + " flags " + std::to_string(x.flags); }
+  };
+  return std::visit(Describe{}, a);
+}
+
+}  // namespace hvsim::scenario

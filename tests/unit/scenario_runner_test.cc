@@ -1,0 +1,170 @@
+// The scenario runner on real guests (build/guest/*.elf) and through `hvsim scenario`: guest path
+// resolution, command-line overrides, timeline actions that never ran or were refused, the exit
+// status rule, and a deliberately failing expectation that must be reported by name (exit 1).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "sim/core/status.h"
+#include "sim/scenario/scenario_runner.h"
+#include "tests/support/guests.h"
+
+namespace hvsim::scenario {
+namespace {
+
+// A scenario for a build guest, with `rest` (JSON members, comma-led) appended.
+std::string scenario_text(const std::string& guest, const std::string& rest = "") {
+  return R"({"schema": 1, "machine": {"guest": "${HVSIM_GUEST_DIR}/)" + guest + R"(.elf", "max_time": "1s"})" + rest + "}";
+}
+
+struct Ran {
+  ScenarioReport report;
+  uint64_t seed = 0;
+  uint64_t hash = 0;
+};
+
+Ran run_text(const std::string& text, const std::vector<std::pair<std::string, std::string>>& options = {}) {
+  Scenario s = parse_scenario(text, "/scenarios/s.json");
+  std::vector<std::pair<std::string, std::string>> all = {{"--no-console", ""}};
+  all.insert(all.end(), options.begin(), options.end());
+  ScenarioRunner runner(s, all);
+  Ran r;
+  r.report = runner.run();
+  r.seed = runner.machine().params().seed;
+  r.hash = runner.machine().tracer().hash();
+  return r;
+}
+
+std::string usage_error(const std::string& text) {
+  try {
+    run_text(text);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+class ScenarioRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { setenv("HVSIM_GUEST_DIR", HVSIM_GUEST_DIR, 1); }
+};
+
+TEST(ScenarioGuestPath, PlaceholderAbsoluteAndRelativePaths) {
+  EXPECT_EQ(resolve_guest_path("${HVSIM_GUEST_DIR}/a.elf", "dir/s.json", "/build/guest"), "/build/guest/a.elf");
+  EXPECT_EQ(resolve_guest_path("/abs/a.elf", "dir/s.json", "/g"), "/abs/a.elf");
+  EXPECT_EQ(resolve_guest_path("../bin/a.elf", "scen/vmbus/s.json", "/g"), "scen/bin/a.elf");
+  EXPECT_EQ(resolve_guest_path("a.elf", "s.json", "/g"), "a.elf");
+  try {
+    resolve_guest_path("${HOME}/a.elf", "s.json", "/g");
+    FAIL() << "expected a usage error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("s.json: /machine/guest: "), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ScenarioRunnerTest, AllExpectationsHold) {
+  Ran r = run_text(scenario_text("hello", R"(, "devices": [], "expect": [{"exit_code": 0},
+      {"trace": "console.line", "min": 1}, {"never": "exc.deliver"}, {"no_crash": true}, {"ends_before": "1ms"}])"));
+  EXPECT_EQ(r.report.status, 0);
+  EXPECT_EQ(r.report.run.verdict.kind, Verdict::Kind::kExit);
+  ASSERT_EQ(r.report.expectations.size(), 5u);
+  for (const CheckResult& c : r.report.expectations) EXPECT_TRUE(c.held) << c.pointer << " " << c.why;
+}
+
+TEST_F(ScenarioRunnerTest, ADeliberatelyFailingExpectationIsStatus1) {
+  Ran r = run_text(scenario_text("hello", R"(, "devices": [], "expect": [{"exit_code": 0},
+      {"never": "console.line", "name": "the guest stays silent"}])"));
+  EXPECT_EQ(r.report.status, 1);
+  EXPECT_TRUE(r.report.expectations[0].held);
+  EXPECT_FALSE(r.report.expectations[1].held);
+  EXPECT_EQ(r.report.expectations[1].description, "the guest stays silent");
+  EXPECT_NE(r.report.expectations[1].why.find("first at trace line "), std::string::npos) << r.report.expectations[1].why;
+}
+
+TEST_F(ScenarioRunnerTest, UncoveredEndingsKeepTheirRunStatus) {
+  EXPECT_EQ(run_text(scenario_text("exit42", R"(, "devices": [])")).report.status, 1) << "non-zero exit, no exit_code";
+  EXPECT_EQ(run_text(scenario_text("exit42", R"(, "devices": [], "expect": [{"exit_code": 42}])")).report.status, 0);
+  EXPECT_EQ(run_text(scenario_text("halt_forever", R"(, "devices": [], "expect": [{"no_crash": true}])")).report.status, 4)
+      << "no_crash does not cover a watchdog";
+  EXPECT_EQ(run_text(scenario_text("halt_forever", R"(, "devices": [], "expect": [{"ends_before": "1ms"}])")).report.status, 0);
+  EXPECT_EQ(run_text(scenario_text("halt_forever", R"(, "devices": [], "expect": [{"trace": "run.verdict", "where": {"verdict": "watchdog"}}])"))
+                .report.status,
+            0);
+}
+
+TEST_F(ScenarioRunnerTest, ActionsThatNeverRanOrWereRefusedFail) {
+  // hello exits after about 2.5 us: the rescind at 1 us runs but the heartbeat was never offered
+  // (the guest never connects); the one at 1 s never runs.
+  Ran r = run_text(scenario_text("hello", R"(, "devices": [{"type": "heartbeat"}], "timeline": [
+      {"at": "1us", "do": "rescind", "device": "heartbeat"},
+      {"at": "1s", "do": "set_retarget_lag", "lag": "1ms"}], "expect": [{"exit_code": 0}])"));
+  EXPECT_EQ(r.report.status, 1);
+  ASSERT_EQ(r.report.actions.size(), 2u);
+  EXPECT_FALSE(r.report.actions[0].held);
+  EXPECT_EQ(r.report.actions[0].description, "at 1us: rescind heartbeat");
+  EXPECT_NE(r.report.actions[0].why.find("the host refused it"), std::string::npos) << r.report.actions[0].why;
+  EXPECT_FALSE(r.report.actions[1].held);
+  EXPECT_EQ(r.report.actions[1].why.rfind("never ran: the run ended at ", 0), 0u) << r.report.actions[1].why;
+}
+
+TEST_F(ScenarioRunnerTest, ActionsRunAtTheirExactVirtualTime) {
+  Ran r = run_text(scenario_text("halt_forever", R"(, "devices": [], "timeline": [
+      {"at": "1500us", "do": "change_tsc_frequency", "hz": 3000000000}],
+      "expect": [{"trace": "reftsc.update", "count": 1, "after": "1500us", "before": "1500001ns"}, {"ends_before": "2ms"}])"));
+  EXPECT_TRUE(r.report.actions[0].held);
+  for (const CheckResult& c : r.report.expectations) EXPECT_TRUE(c.held) << c.pointer << " " << c.why;
+  EXPECT_EQ(r.report.status, 0);
+  EXPECT_EQ(r.report.run.end, VirtualTime::from_us(1500)) << "the action kept the machine alive until it ran";
+}
+
+TEST_F(ScenarioRunnerTest, CommandLineOptionsOverrideTheScenario) {
+  const std::string text = scenario_text("hello", R"(, "devices": [])");
+  Ran a = run_text(text);
+  Ran b = run_text(text, {{"--seed", "9"}});
+  EXPECT_EQ(a.seed, 1u);
+  EXPECT_EQ(b.seed, 9u);
+  EXPECT_EQ(run_text(text).hash, a.hash) << "a scenario run is deterministic";
+  EXPECT_NE(b.hash, a.hash) << "the seed is in run.start";
+}
+
+TEST_F(ScenarioRunnerTest, InputErrorsBeforeTheRunNameTheScenario) {
+  EXPECT_EQ(usage_error(R"({"schema": 1, "machine": {"guest": "${HVSIM_GUEST_DIR}/nonexistent.elf"}})"),
+            "/scenarios/s.json: /machine/guest: no guest ELF at '" HVSIM_GUEST_DIR
+            "/nonexistent.elf' (build outputs are named \"${HVSIM_GUEST_DIR}/NAME.elf\")");
+  EXPECT_EQ(usage_error(R"({"schema": 1, "machine": {"guest": "${HVSIM_GUEST_DIR}/hello.elf", "hv": "hv-vpindex,hv-time"}})"),
+            "/scenarios/s.json: /devices: the VMBus host needs the SynIC (machine.hv 'hv-vpindex,hv-time' lacks hv-synic)");
+  EXPECT_EQ(usage_error(scenario_text("hello", R"(, "devices": [], "timeline": [{"at": "0", "do": "rescind_relid", "relid": 1}])")),
+            "/scenarios/s.json: /timeline/0: rescind_relid 1 needs the VMBus host, and this machine has none");
+}
+
+// Through the hvsim binary: the failing expectation is printed by pointer and name, exit 1, and
+// the summary line still has the seed and the trace hash.
+TEST_F(ScenarioRunnerTest, TheCommandLineReportsAFailedExpectation) {
+  std::string path = test::temp_path("failing_scenario.json");
+  {
+    std::ofstream f(path);
+    f << scenario_text("hello", R"(, "devices": [], "expect": [{"exit_code": 0}, {"never": "console.line", "name": "deliberately failing"}])");
+  }
+  test::CliResult r = test::run_hvsim("scenario " + path + " --no-console --seed 5");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("hvsim: FAILED /expect/1 deliberately failing: expected none, found "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" status=1 "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" seed=5 trace_hash="), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" expectations=1/2"), std::string::npos) << r.err;
+
+  {
+    std::ofstream f(path);
+    f << scenario_text("hello", R"(, "devices": [], "timeline": [{"at": 12, "do": "offer", "device": "x"}])");
+  }
+  r = test::run_hvsim("scenario " + path);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(path + ": /timeline/0/at: expected a duration like \"1500us\""), std::string::npos) << r.err;
+  r = test::run_hvsim("scenario " + path + " --vmbus-devices test");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--vmbus-devices: not with a scenario"), std::string::npos) << r.err;
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace hvsim::scenario

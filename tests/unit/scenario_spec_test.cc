@@ -1,0 +1,320 @@
+// The scenario parser: a valid file becomes the expected typed values, and every class of mistake
+// is a UsageError naming the file, the exact JSON pointer and what was expected.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/core/status.h"
+#include "sim/scenario/scenario_spec.h"
+
+namespace hvsim::scenario {
+namespace {
+
+using nlohmann::json;
+
+json valid() {
+  return json::parse(R"({
+    "schema": 1,
+    "description": "d",
+    "machine": {"guest": "g.elf", "vcpus": 2, "memory": "128M", "host": "ws2022", "seed": 7, "quantum": 5000,
+                "tsc_hz": 3000000000, "apic_hz": 100000000, "max_time": "3s", "ap_start": "parked"},
+    "devices": [{"type": "heartbeat", "params": {"period": "100ms"}}, {"type": "shutdown"},
+                {"type": "test", "name": "t1", "params": {"queue": 8}, "offered": false}],
+    "vmbus": {"retarget_lag": "200us", "monitor_latency": "0", "throttle": {"threshold": 64, "window": "1ms", "suspend": "1s"}},
+    "timeline": [
+      {"at": "1ms", "do": "offer", "device": "t1"},
+      {"at": "1ms", "do": "push", "device": "t1", "payload_hex": "0aFF"},
+      {"at": "2ms", "do": "rescind_relid", "relid": 3},
+      {"at": "3ms", "do": "change_tsc_frequency", "hz": 2500000000},
+      {"at": "4ms", "do": "set_retarget_lag", "lag": "50us"},
+      {"at": "5ms", "do": "set_throttle", "threshold": 0},
+      {"at": "6ms", "do": "shutdown", "device": "shutdown", "flags": 2},
+      {"at": "7ms", "do": "rescind", "device": "heartbeat"}
+    ],
+    "expect": [
+      {"exit_code": 3},
+      {"trace": "vmbus.channel", "where": {"state": "released", "relid": 1, "ok": true}, "count": 2, "before": "2s",
+       "after": "1ms", "after_trace": {"trace": "vmbus.msg_out", "where": {"type": "ALLOFFERS_DELIVERED"}}, "name": "n"},
+      {"trace": "vmbus.signal", "min": 3},
+      {"trace": "vmbus.signal", "max": 4},
+      {"never": "vmbus.protocol_error"},
+      {"no_crash": true},
+      {"ends_before": "5s"}
+    ]
+  })");
+}
+
+Scenario parse(const json& j) { return parse_scenario(j.dump(), "s.json"); }
+
+// The UsageError message parsing `text` gives ("" if it parses).
+std::string error_of_text(const std::string& text) {
+  try {
+    parse_scenario(text, "s.json");
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+std::string error_of(const json& j) { return error_of_text(j.dump()); }
+
+TEST(ScenarioSpec, AValidFileBecomesTypedValues) {
+  Scenario s = parse(valid());
+  EXPECT_EQ(s.file, "s.json");
+  EXPECT_EQ(s.description, "d");
+  EXPECT_EQ(s.guest, "g.elf");
+  EXPECT_EQ(s.machine.vcpus, 2u);
+  EXPECT_EQ(s.machine.memory, 128ull << 20);
+  EXPECT_EQ(s.machine.host, "ws2022");
+  EXPECT_EQ(s.machine.seed, 7u);
+  EXPECT_EQ(s.machine.quantum, 5000u);
+  EXPECT_EQ(s.machine.tsc_hz, 3000000000u);
+  EXPECT_EQ(s.machine.apic_hz, 100000000u);
+  EXPECT_EQ(s.machine.max_time, VirtualTime::from_ms(3000));
+  EXPECT_TRUE(s.machine.aps_parked);
+  EXPECT_EQ(s.machine.retarget_lag, VirtualTime::from_us(200));
+  EXPECT_EQ(s.machine.monitor_latency, VirtualTime{});
+  EXPECT_EQ(s.machine.throttle.threshold, 64u);
+  EXPECT_EQ(s.machine.throttle.window, VirtualTime::from_ms(1));
+  EXPECT_EQ(s.machine.throttle.suspend, VirtualTime::from_ms(1000));
+
+  ASSERT_EQ(s.devices.size(), 3u);
+  EXPECT_EQ(s.devices[0].name, "heartbeat");
+  EXPECT_EQ(s.devices[0].params.at("period"), "100ms");
+  EXPECT_TRUE(s.devices[0].offered);
+  EXPECT_EQ(s.devices[2].name, "t1");
+  EXPECT_EQ(s.devices[2].type, "test");
+  EXPECT_EQ(s.devices[2].params.at("queue"), "8");
+  EXPECT_FALSE(s.devices[2].offered);
+  EXPECT_EQ(s.devices[2].pointer, "/devices/2");
+
+  ASSERT_EQ(s.timeline.size(), 8u);
+  EXPECT_EQ(s.timeline[1].pointer, "/timeline/1");
+  EXPECT_EQ(s.timeline[1].when.at, VirtualTime::from_ms(1));
+  EXPECT_EQ(std::get<PushAction>(s.timeline[1].action).payload, (std::vector<uint8_t>{0x0a, 0xff}));
+  EXPECT_EQ(std::get<RescindRelidAction>(s.timeline[2].action).relid, 3u);
+  EXPECT_EQ(std::get<ChangeTscFrequencyAction>(s.timeline[3].action).hz, 2500000000u);
+  EXPECT_EQ(std::get<SetRetargetLagAction>(s.timeline[4].action).lag, VirtualTime::from_us(50));
+  EXPECT_EQ(std::get<SetThrottleAction>(s.timeline[5].action).policy.threshold, 0u);
+  EXPECT_EQ(std::get<ShutdownAction>(s.timeline[6].action).flags, 2u);
+  EXPECT_EQ(describe(s.timeline[7].action), "rescind heartbeat");
+  EXPECT_EQ(describe(s.timeline[1].action), "push t1 (2 bytes)");
+
+  ASSERT_EQ(s.expectations.size(), 7u);
+  EXPECT_EQ(std::get<ExitCodeExpectation>(s.expectations[0].what).code, 3u);
+  const auto& t = std::get<TraceExpectation>(s.expectations[1].what);
+  EXPECT_EQ(s.expectations[1].name, "n");
+  EXPECT_EQ(t.select.point, TracePoint::kVmbusChannel);
+  ASSERT_EQ(t.select.where.size(), 3u);
+  EXPECT_EQ(t.select.where[0].first, "ok");  // key order
+  EXPECT_EQ(t.min, 2u);
+  EXPECT_EQ(t.max, 2u);
+  EXPECT_EQ(t.before, VirtualTime::from_ms(2000));
+  EXPECT_EQ(t.after, VirtualTime::from_ms(1));
+  ASSERT_TRUE(t.after_trace);
+  EXPECT_EQ(t.after_trace->point, TracePoint::kVmbusMsgOut);
+  const auto& min_only = std::get<TraceExpectation>(s.expectations[2].what);
+  EXPECT_EQ(min_only.min, 3u);
+  EXPECT_EQ(min_only.max, UINT64_MAX);
+  const auto& max_only = std::get<TraceExpectation>(s.expectations[3].what);
+  EXPECT_EQ(max_only.min, 0u);
+  EXPECT_EQ(max_only.max, 4u);
+  const auto& never = std::get<TraceExpectation>(s.expectations[4].what);
+  EXPECT_TRUE(never.never);
+  EXPECT_EQ(never.max, 0u);
+  EXPECT_TRUE(std::holds_alternative<NoCrashExpectation>(s.expectations[5].what));
+  EXPECT_EQ(std::get<EndsBeforeExpectation>(s.expectations[6].what).limit, VirtualTime::from_ms(5000));
+}
+
+TEST(ScenarioSpec, DefaultsAreThoseOfHvsimRun) {
+  Scenario s = parse(json{{"schema", 1}, {"machine", {{"guest", "g.elf"}}}});
+  MachineParams d;
+  EXPECT_EQ(s.machine.vcpus, d.vcpus);
+  EXPECT_EQ(s.machine.max_time, d.max_time);
+  EXPECT_EQ(s.machine.host, d.host);
+  ASSERT_EQ(s.devices.size(), 3u) << "hvsim run's default devices";
+  EXPECT_EQ(s.devices[0].name, "heartbeat");
+  EXPECT_EQ(s.devices[1].name, "shutdown");
+  EXPECT_EQ(s.devices[2].name, "timesync");
+  EXPECT_TRUE(s.timeline.empty());
+  EXPECT_TRUE(s.expectations.empty());
+  json no_limit = {{"schema", 1}, {"machine", {{"guest", "g.elf"}, {"max_time", "0"}}}, {"devices", json::array()}};
+  Scenario n = parse(no_limit);
+  EXPECT_EQ(n.machine.max_time, VirtualTime::max());
+  EXPECT_TRUE(n.devices.empty());
+}
+
+TEST(ScenarioSpec, SyntaxErrorsNameLineAndColumn) {
+  std::string e = error_of_text("{\n  \"schema\": 1,\n  \"machine\": {\"guest\": \"g\",}\n}");
+  EXPECT_EQ(e.rfind("s.json: not valid JSON: ", 0), 0u) << e;
+  EXPECT_NE(e.find("line 3"), std::string::npos) << e;
+}
+
+TEST(ScenarioSpec, ARepeatedKeyIsNamedByItsPointer) {
+  EXPECT_EQ(error_of_text(R"({"schema": 1, "machine": {"guest": "a", "guest": "b"}})"),
+            "s.json: /machine/guest: key \"guest\" appears twice in one object");
+  EXPECT_EQ(error_of_text(R"({"schema": 1, "machine": {"guest": "a"}, "expect": [{"never": "run.start"}, {"trace": "x", "trace": "y"}]})"),
+            "s.json: /expect/1/trace: key \"trace\" appears twice in one object");
+}
+
+TEST(ScenarioSpec, UnknownKeysAreRejectedAtEveryLevel) {
+  struct Case {
+    const char* pointer;  // where to add key "bogus"
+    const char* expected_path;
+  };
+  for (Case c : {Case{"", "/bogus"}, Case{"/machine", "/machine/bogus"}, Case{"/devices/1", "/devices/1/bogus"},
+                 Case{"/vmbus", "/vmbus/bogus"}, Case{"/vmbus/throttle", "/vmbus/throttle/bogus"},
+                 Case{"/timeline/2", "/timeline/2/bogus"}, Case{"/expect/1", "/expect/1/bogus"},
+                 Case{"/expect/1/after_trace", "/expect/1/after_trace/bogus"}}) {
+    json j = valid();
+    j[json::json_pointer(c.pointer)]["bogus"] = 1;
+    std::string e = error_of(j);
+    EXPECT_EQ(e.rfind(std::string("s.json: ") + c.expected_path + ": unknown key; expected one of: ", 0), 0u) << e;
+  }
+  json j = valid();
+  j["timeline"][0]["hz"] = 5;  // a key of another action
+  EXPECT_EQ(error_of(j), "s.json: /timeline/0/hz: unknown key; expected one of: at, do, device");
+  j = valid();
+  j["expect"][4]["count"] = 0;  // never takes no count
+  EXPECT_EQ(error_of(j).rfind("s.json: /expect/4/count: unknown key", 0), 0u) << error_of(j);
+}
+
+TEST(ScenarioSpec, WrongTypesAndRangesNameThePointerAndTheValue) {
+  struct Case {
+    const char* pointer;
+    json value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"/timeline/2/at", 12, "s.json: /timeline/2/at: expected a duration like \"1500us\" (an integer and ns, us, ms or s), got 12"},
+      {"/timeline/2/at", "1.5ms", "s.json: /timeline/2/at: expected a duration like \"1500us\" (an integer and ns, us, ms or s), got \"1.5ms\""},
+      {"/machine/vcpus", 65, "s.json: /machine/vcpus: expected an integer from 1 to 64, got 65"},
+      {"/machine/vcpus", "2", "s.json: /machine/vcpus: expected an integer from 1 to 64, got \"2\""},
+      {"/machine/seed", -1, "s.json: /machine/seed: expected an integer from 0 to 18446744073709551615, got -1"},
+      {"/machine/guest", 5, "s.json: /machine/guest: expected a string, got 5"},
+      {"/machine/memory", "64Q", "s.json: /machine/memory: expected a size like \"64M\" or \"1G\" (4M to 3G, a multiple of 2M), got \"64Q\""},
+      {"/machine/ap_start", "some", "s.json: /machine/ap_start: expected one of all, parked, got \"some\""},
+      {"/devices/0/offered", "yes", "s.json: /devices/0/offered: expected true or false, got \"yes\""},
+      {"/devices/0/params/period", 1.5, "s.json: /devices/0/params/period: expected a string or a non-negative integer, got 1.5"},
+      {"/devices/0/type", "floppy", "s.json: /devices/0/type: expected a device type: one of heartbeat, shutdown, timesync, kvp, test, got \"floppy\""},
+      {"/devices/2/name", "t 1", "s.json: /devices/2/name: expected a device name of letters, digits, '_' and '-', got \"t 1\""},
+      {"/vmbus/throttle/window", "0", "s.json: /vmbus/throttle/window: expected a non-zero duration, got \"0\""},
+      {"/timeline/1/payload_hex", "abc", "s.json: /timeline/1/payload_hex: expected an even number of hex digits (at most 65536 bytes), e.g. \"0a1b\", got \"abc\""},
+      {"/timeline/1/payload_hex", "zz", "s.json: /timeline/1/payload_hex: expected an even number of hex digits (at most 65536 bytes), e.g. \"0a1b\", got \"zz\""},
+      {"/timeline/2/relid", 0, "s.json: /timeline/2/relid: expected an integer from 1 to 4294967295, got 0"},
+      {"/timeline/3/hz", 10, "s.json: /timeline/3/hz: expected an integer from 1000000 to 100000000000, got 10"},
+      {"/timeline/0/do", "explode", "s.json: /timeline/0/do: expected one of offer, rescind, rescind_relid, push, change_tsc_frequency, set_retarget_lag, set_throttle, shutdown, got \"explode\""},
+      {"/expect/0/exit_code", "0", "s.json: /expect/0/exit_code: expected an integer from 0 to 4294967295, got \"0\""},
+      {"/expect/1/where/relid", 1.0, "s.json: /expect/1/where/relid: expected a string, an integer or a boolean, got 1.0"},
+      {"/expect/1/trace", "vmbus.chanel", "s.json: /expect/1/trace: expected a trace point name from sim/core/trace_points.def, e.g. \"vmbus.channel\", got \"vmbus.chanel\""},
+      {"/expect/1/after_trace/trace", "nope", "s.json: /expect/1/after_trace/trace: expected a trace point name from sim/core/trace_points.def, e.g. \"vmbus.channel\", got \"nope\""},
+      {"/expect/5/no_crash", false, "s.json: /expect/5/no_crash: expected true (to expect a crash, use trace run.verdict with where {\"verdict\": \"crash\"}), got false"},
+      {"/schema", 2, "s.json: /schema: expected 1 (the scenario format version this hvsim reads), got 2"},
+      {"/timeline", json::object(), "s.json: /timeline: expected an array, got {}"},
+      {"/expect/2", 3, "s.json: /expect/2: expected an object, got 3"},
+  };
+  for (const Case& c : cases) {
+    json j = valid();
+    j[json::json_pointer(c.pointer)] = c.value;
+    EXPECT_EQ(error_of(j), c.message) << c.pointer;
+  }
+  EXPECT_EQ(error_of_text("[1]"), "s.json: (top level): expected a scenario object, got [1]");
+}
+
+TEST(ScenarioSpec, MachineValuesAreCheckedByTheMachinesOwnRules) {
+  json j = valid();
+  j["machine"]["memory"] = "5M";
+  EXPECT_EQ(error_of(j), "s.json: /machine/memory: must be 4 MiB to 3 GiB in steps of 2 MiB, got 5242880 bytes");
+  j = valid();
+  j["machine"]["host"] = "ws1999";
+  EXPECT_EQ(error_of(j).rfind("s.json: /machine/host: ", 0), 0u) << error_of(j);
+  EXPECT_NE(error_of(j).find("ws1999"), std::string::npos) << error_of(j);
+  j = valid();
+  j["machine"]["hv"] = "hv-warp";
+  EXPECT_EQ(error_of(j).rfind("s.json: /machine/hv: ", 0), 0u) << error_of(j);
+  j = valid();
+  j["machine"]["vcpus"] = 1;  // ap_start parked needs 2
+  EXPECT_EQ(error_of(j), "s.json: /machine/ap_start: \"parked\" needs vcpus 2 or more");
+}
+
+TEST(ScenarioSpec, MissingKeysAreNamed) {
+  json j = valid();
+  j["machine"].erase("guest");
+  EXPECT_EQ(error_of(j), "s.json: /machine: missing key \"guest\"");
+  j = valid();
+  j["timeline"][2].erase("at");
+  EXPECT_EQ(error_of(j), "s.json: /timeline/2: missing key \"at\"");
+  j = valid();
+  j["timeline"][2].erase("do");
+  EXPECT_EQ(error_of(j), "s.json: /timeline/2: missing key \"do\"");
+  j = valid();
+  j.erase("schema");
+  EXPECT_EQ(error_of(j), "s.json: (top level): missing key \"schema\"");
+}
+
+TEST(ScenarioSpec, ActionsMustNameAnExistingDeviceOfTheRightType) {
+  json j = valid();
+  j["timeline"][0]["device"] = "nic";
+  EXPECT_EQ(error_of(j), "s.json: /timeline/0/device: expected the name of a device in /devices (heartbeat, shutdown, t1), got \"nic\"");
+  j = valid();
+  j["timeline"][1]["device"] = "heartbeat";
+  EXPECT_EQ(error_of(j), "s.json: /timeline/1/device: device \"heartbeat\" (/devices/0) has type heartbeat; this action needs a test device");
+  j = valid();
+  j["timeline"][6]["device"] = "t1";
+  EXPECT_EQ(error_of(j), "s.json: /timeline/6/device: device \"t1\" (/devices/2) has type test; this action needs a shutdown device");
+}
+
+TEST(ScenarioSpec, TheTimelineIsInTimeOrder) {
+  json j = valid();
+  j["timeline"][3]["at"] = "1500us";
+  EXPECT_EQ(error_of(j), "s.json: /timeline/3/at: expected a time at or after the previous action's (2ms); the timeline is in time order, got \"1500us\"");
+}
+
+TEST(ScenarioSpec, DevicesAreCheckedBeforeAnythingRuns) {
+  json j = valid();
+  j["devices"][0]["params"]["perod"] = "1s";
+  std::string e = error_of(j);
+  EXPECT_EQ(e.rfind("s.json: /devices/0/params: ", 0), 0u) << e;
+  EXPECT_NE(e.find("perod"), std::string::npos) << e;
+  j = valid();
+  j["devices"][1]["name"] = "heartbeat";
+  EXPECT_EQ(error_of(j), "s.json: /devices/1/name: device name \"heartbeat\" is already used by /devices/0 (give each device of one type its own name)");
+  j = valid();
+  j["devices"].push_back({{"type", "shutdown"}});
+  EXPECT_EQ(error_of(j), "s.json: /devices/3/type: device name \"shutdown\" is already used by /devices/1 (give each device of one type its own name)");
+}
+
+TEST(ScenarioSpec, AnExpectationHasExactlyOneKind) {
+  json j = valid();
+  j["expect"][0]["never"] = "run.start";
+  EXPECT_EQ(error_of(j), "s.json: /expect/0: an expectation has exactly one of exit_code, trace, never, no_crash, ends_before; this one has exit_code and never");
+  j = valid();
+  j["expect"][0] = {{"name", "x"}};
+  EXPECT_EQ(error_of(j), "s.json: /expect/0: expected an expectation with one of exit_code, trace, never, no_crash, ends_before, got {\"name\":\"x\"}");
+  j = valid();
+  j["expect"][2]["count"] = 1;
+  EXPECT_EQ(error_of(j), "s.json: /expect/2/count: count cannot be combined with min or max");
+  j = valid();
+  j["expect"][2]["max"] = 2;
+  EXPECT_EQ(error_of(j), "s.json: /expect/2/max: expected a maximum at least min (3), got 2");
+  j = valid();
+  j["expect"][1]["trace"] = "cpu.block";
+  EXPECT_EQ(error_of(j), "s.json: /expect/1/trace: cpu.block is a verbose trace point expectations do not see");
+}
+
+TEST(ScenarioSpec, PointerSegmentsAreEscaped) {
+  json j = valid();
+  j["expect"][1]["where"]["a/b~c"] = 1.5;
+  EXPECT_EQ(error_of(j), "s.json: /expect/1/where/a~1b~0c: expected a string, an integer or a boolean, got 1.5");
+}
+
+TEST(ScenarioSpec, AnUnreadableFileIsAUsageError) {
+  try {
+    load_scenario("/nonexistent/s.json");
+    FAIL() << "expected a usage error";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "/nonexistent/s.json: cannot read the scenario file");
+  }
+}
+
+}  // namespace
+}  // namespace hvsim::scenario

@@ -17,6 +17,7 @@
 #include "sim/cpu/vcpu_exits.h"
 #include "sim/machine/msr_handler.h"
 #include "sim/machine/overlays.h"
+#include "sim/machine/ram_access.h"
 
 namespace hvsim {
 
@@ -76,17 +77,6 @@ class HvHost final : public MsrHandler, private hv::HvPlatform, private hv::Inte
   void notify_long_spin_wait(hv::VpIndex, uint32_t) override {}
   std::optional<uint64_t> get_vp_register(hv::VpIndex vp, uint32_t name) override;
   uint16_t set_vp_register(hv::VpIndex vp, uint32_t name, uint64_t value) override;
-
-  // Guest RAM for the models (the host view: what lies under overlay pages).
-  class RamAccess final : public PhysicalMemory {
-   public:
-    explicit RamAccess(GuestMemory& m) : m_(m) {}
-    bool read(uint64_t gpa, void* dst, size_t len) override { return m_.read(gpa, dst, len); }
-    bool write(uint64_t gpa, const void* src, size_t len) override { return m_.write(gpa, src, len); }
-
-   private:
-    GuestMemory& m_;
-  };
 
   HvMachine& machine_;
   RamAccess ram_;

@@ -10,6 +10,7 @@
 
 #include "models/vmbus/vmbus_host.h"
 #include "sim/machine/hv_host.h"
+#include "sim/machine/ram_access.h"
 
 namespace hvsim {
 
@@ -44,16 +45,6 @@ class VmbusBridge final : private vmbus::VmbusPlatform {
   uint64_t reference_time(VirtualTime now) override { return reference_time_at(now); }
   void suspend_vp(vmbus::VpIndex vp, VirtualTime until) override { machine_.vmbus_suspend(static_cast<int>(vp), until); }
   uint32_t vp_count() const override { return vp_count_; }
-
-  class RamAccess final : public PhysicalMemory {  // guest RAM under any overlay (the host's view)
-   public:
-    explicit RamAccess(GuestMemory& m) : m_(m) {}
-    bool read(uint64_t gpa, void* dst, size_t len) override { return m_.read(gpa, dst, len); }
-    bool write(uint64_t gpa, const void* src, size_t len) override { return m_.write(gpa, src, len); }
-
-   private:
-    GuestMemory& m_;
-  };
 
   HvHost& hv_;
   VmbusMachine& machine_;

@@ -2,12 +2,12 @@
  *
  * Every VP enables its SynIC; VP 0 connects (newest version the host accepts), prints the
  * version, requests offers and prints each one (relid, class name if known, instance GUID,
- * sub-channel index if any, monitor id if the host allocated one), and
- * the heartbeat, shutdown and timesync drivers open their channels. Then it serves the host:
+ * sub-channel index if any, monitor id if the host allocated one), and the heartbeat, shutdown
+ * and timesync drivers open their channels. Then it serves the host:
  * heartbeats are answered, time samples applied (the derived wall clock is printed). When the
- * host asks for shutdown the driver replies; the demo waits (at most DRAIN_US) until the host has
- * read every outbound ring (the reply may have been announced by monitor bit only), then closes
- * every open channel (CLOSECHANNEL + ring GPADL teardown), sends UNLOAD, waits for UNLOAD_RESPONSE, prints a summary and returns 0.
+ * host asks for shutdown the driver replies, and the demo closes every open channel (CLOSECHANNEL
+ * + ring GPADL teardown; the host reads what was written before, e.g. a reply announced only by
+ * monitor bit), sends UNLOAD, waits for UNLOAD_RESPONSE, prints a summary and returns 0.
  * Any failed step prints "vmbus_demo: FAIL ..." and returns 1. Run:
  *   hvsim run --guest vmbus_demo.elf --vcpus 2 --vmbus-devices heartbeat,shutdown,timesync --shutdown-at 3s
  */
@@ -18,8 +18,6 @@
 
 #define SERVE_LIMIT_100NS (60ull * 10000000ull) /* give up waiting for shutdown after 60 s */
 #define WAIT_SLICE_US 1000000u
-#define DRAIN_US 100000u
-#define DRAIN_SLICE_US 50u
 
 static const struct {
     const char *guid;
@@ -67,28 +65,6 @@ static int fail(const char *what, int r)
 {
     printf("vmbus_demo: FAIL %s (%d)\n", what, r);
     return 1;
-}
-
-static int rings_drained(void *arg)
-{
-    (void)arg;
-    struct vmbus_channel *ch;
-    for (uint32_t i = 0; (ch = vmbus_channel_at(i)) != 0; i++)
-        if (ch->state == VMBUS_CH_OPEN && !ch->rescinded && !ch->broken && ch->out.ctl->read_index != ch->out.priv)
-            return 0;
-    return 1;
-}
-
-/* Lets the host read what the drivers wrote last (the shutdown reply): a monitored channel's
- * notification reaches the host only at its next scan of the monitor page, and closing first
- * would discard the packet. Returns 1 if every open channel's outbound ring was drained. */
-static int drain_rings(void)
-{
-    int drained = 0;
-    for (uint32_t waited = 0; !drained && waited < DRAIN_US; waited += DRAIN_SLICE_US)
-        drained = hv_wait(rings_drained, 0, DRAIN_SLICE_US); /* the host's reads raise no interrupt */
-    vmbus_poll();
-    return drained;
 }
 
 /* Closes every open channel through its driver; returns how many were closed. */
@@ -141,8 +117,6 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     if (!ic_shutdown_requested)
         return fail("no shutdown request from the host", 0);
 
-    if (!drain_rings())
-        printf("vmbus_demo: the host left data unread in an outbound ring\n");
     uint32_t closed = close_all();
     printf("vmbus_demo: closed %u channels\n", closed);
     r = vmbus_unload();

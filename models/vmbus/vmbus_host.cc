@@ -98,7 +98,9 @@ void VmbusHost::guest_signalled(Channel& c, VpIndex vp, const char* via, Virtual
   tracer_.emit(TracePoint::kVmbusSignal, now, static_cast<int>(vp),
                {TraceField::str_("dir", "guest->host"), TraceField::u64("relid", c.relid()),
                 TraceField::boolean("necessary", necessary), TraceField::str_("via", via)});
-  if (necessary) return;
+  // A signal racing a rescind (a monitor bit set before the guest saw RESCIND_CHANNELOFFER) is
+  // no rule violation: the guest could not know.
+  if (necessary || c.state == ChannelState::kRescinded) return;
   ++unnecessary_signals_;
   tracer_.emit(TracePoint::kVmbusRuleViolation, now, static_cast<int>(vp),
                {TraceField::str_("rule", "unnecessary_signal"), TraceField::u64("relid", c.relid()),

@@ -101,8 +101,8 @@ vmbus::ThrottlePolicy parse_throttle(const std::string& option, const std::strin
   uint64_t n = parse_u64(option, text.substr(0, a), "N/WINDOW/SUSPEND with N a signal count");
   if (n == 0 || n > UINT32_MAX) throw UsageError(option + ": N must be 1 to 4294967295, got '" + text.substr(0, a) + "'");
   p.threshold = static_cast<uint32_t>(n);
-  p.window = parse_duration(option, text.substr(a + 1, b - a - 1));
-  p.suspend = parse_duration(option, text.substr(b + 1));
+  p.window = parse_span(option, text.substr(a + 1, b - a - 1));
+  p.suspend = parse_span(option, text.substr(b + 1));
   if (p.window.ps() == 0 || p.suspend.ps() == 0) throw UsageError(option + ": WINDOW and SUSPEND must be non-zero, got '" + text + "'");
   return p;
 }
@@ -143,6 +143,10 @@ VirtualTime parse_duration(const std::string& option, const std::string& text) {
   throw UsageError(option + ": expected a duration such as 50ms, 2s, 100us or 0 (none), got '" + text + "'");
 }
 
+VirtualTime parse_span(const std::string& option, const std::string& text) {
+  return text == "0" ? VirtualTime{} : parse_duration(option, text);
+}
+
 void apply_run_option(RunOptions& o, const std::string& opt, const std::string& value) {
   if (opt == "--no-console") o.machine.echo_console = false;
   else if (opt == "--guest") o.machine.guest = value;
@@ -173,9 +177,9 @@ void apply_run_option(RunOptions& o, const std::string& opt, const std::string& 
     parse_duration(opt, value);  // checked here so the error names this option
     o.machine.device_params.emplace_back("shutdown.at", value);
   }
-  else if (opt == "--retarget-lag") o.machine.retarget_lag = parse_duration(opt, value);
+  else if (opt == "--retarget-lag") o.machine.retarget_lag = parse_span(opt, value);
   else if (opt == "--throttle") o.machine.throttle = parse_throttle(opt, value);
-  else if (opt == "--monitor-latency") o.machine.monitor_latency = parse_duration(opt, value);
+  else if (opt == "--monitor-latency") o.machine.monitor_latency = parse_span(opt, value);
   else if (opt == "--trace") o.trace_path = value;
   else if (opt == "--trace-filter") o.trace_filter = value;
   else throw UsageError("unknown option '" + opt + "'; try `hvsim run --help`");

@@ -41,6 +41,8 @@ void apply_run_option(RunOptions& o, const std::string& option, const std::strin
 uint64_t parse_size(const std::string& option, const std::string& text);
 // "50ms", "2s", "10us", "500ns"; "0" means no limit.
 VirtualTime parse_duration(const std::string& option, const std::string& text);
+// The same, but "0" is a zero span (lags, latencies, windows).
+VirtualTime parse_span(const std::string& option, const std::string& text);
 
 extern const char kMainHelp[];
 extern const char kRunHelp[];

@@ -65,3 +65,39 @@ TEST(CliOptions, SizesAndDurations) {
 }
 
 }  // namespace hvsim
+
+namespace hvsim {
+
+TEST(CliOptions, VmbusOptions) {
+  CommandLine cl = parse_command_line({"run", "--guest", "g.elf", "--vmbus-devices", "heartbeat,test:t1", "--device-param",
+                                       "t1.queue=8", "--shutdown-at", "3s", "--retarget-lag", "200us", "--throttle",
+                                       "64/1ms/500ms", "--monitor-latency", "50us"});
+  const MachineParams& m = cl.run.machine;
+  EXPECT_EQ(m.vmbus_devices, "heartbeat,test:t1");
+  EXPECT_EQ(m.device_params, (std::vector<std::pair<std::string, std::string>>{{"t1.queue", "8"}, {"shutdown.at", "3s"}}));
+  EXPECT_EQ(m.retarget_lag, VirtualTime::from_us(200));
+  EXPECT_EQ(m.throttle.threshold, 64u);
+  EXPECT_EQ(m.throttle.window, VirtualTime::from_ms(1));
+  EXPECT_EQ(m.throttle.suspend, VirtualTime::from_ms(500));
+  EXPECT_EQ(m.monitor_latency, VirtualTime::from_us(50));
+}
+
+TEST(CliOptions, ZeroLagLatencyAndThrottleMeanOff) {
+  CommandLine cl = parse_command_line(
+      {"run", "--guest", "g.elf", "--retarget-lag", "0", "--monitor-latency", "0", "--throttle", "0"});
+  EXPECT_EQ(cl.run.machine.retarget_lag, VirtualTime{});
+  EXPECT_EQ(cl.run.machine.monitor_latency, VirtualTime{});
+  EXPECT_EQ(cl.run.machine.throttle.threshold, 0u);
+}
+
+TEST(CliOptions, VmbusOptionErrorsNameTheOption) {
+  EXPECT_NE(error_of({"run", "--guest", "g", "--throttle", "64/1ms"}).find("--throttle: expected N/WINDOW/SUSPEND"),
+            std::string::npos);
+  EXPECT_NE(error_of({"run", "--guest", "g", "--throttle", "0/1ms/1s"}).find("--throttle: N must be"), std::string::npos);
+  EXPECT_NE(error_of({"run", "--guest", "g", "--throttle", "8/0/1s"}).find("must be non-zero"), std::string::npos);
+  EXPECT_NE(error_of({"run", "--guest", "g", "--device-param", "nokey"}).find("--device-param: expected DEVICE.KEY=VALUE"),
+            std::string::npos);
+  EXPECT_NE(error_of({"run", "--guest", "g", "--shutdown-at", "soon"}).find("--shutdown-at"), std::string::npos);
+}
+
+}  // namespace hvsim

@@ -447,6 +447,8 @@ TEST_F(VmbusHostTest, RescindReleaseAndReofferReuseTheRelidOnlyAfterRelease) {
   EXPECT_EQ(out[0].as<RescindChannelOffer>().child_relid, 2u);
   EXPECT_EQ(devices_[1]->closes, 1) << "the host closes its side at once";
   EXPECT_FALSE(host_->rescind("b", now_)) << "no duplicate rescind";
+  EXPECT_EQ(signal(2), 0) << "a signal racing the rescind is accepted";
+  EXPECT_EQ(traced("unnecessary_signal"), 0u) << "and is no rule violation";
   // The guest's close path still works after the rescind; OPENCHANNEL is ignored.
   CloseChannel c = msg<CloseChannel>(MsgType::kCloseChannel);
   c.child_relid = 2;

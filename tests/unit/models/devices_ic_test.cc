@@ -2,10 +2,8 @@
 // through a recording ChannelIo: negotiation, reply validation, timing and exact wire contents.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <cstring>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +17,7 @@
 #include "models/devices/shutdown/protocol.h"
 #include "models/devices/timesync/device.h"
 #include "models/devices/timesync/protocol.h"
+#include "tests/support/recording_channel_io.h"
 
 namespace hvsim::devices {
 namespace {
@@ -29,59 +28,8 @@ using ic::IcVersion;
 
 constexpr VirtualTime ms(uint64_t n) { return VirtualTime::from_ms(n); }
 
-struct Sent {
-  uint16_t type, flags;
-  uint64_t trans_id;
-  Bytes payload;
-};
-struct Traced {
-  VirtualTime t;
-  std::string event;
-  std::map<std::string, std::string> fields;
-};
-
-// Records what the device sends and traces; `full` makes send() refuse (a full ring).
-class FakeIo final : public vmbus::ChannelIo {
- public:
-  bool send(uint16_t type, uint16_t flags, uint64_t trans_id, std::span<const uint8_t> payload) override {
-    if (full) return false;
-    sent.push_back({type, flags, trans_id, Bytes(payload.begin(), payload.end())});
-    return true;
-  }
-  uint32_t vmbus_version() const override { return vmbus::kVersionWin10V53; }
-  uint32_t relid() const override { return 7; }
-  uint16_t sub_channel_index() const override { return sub_index; }
-  uint16_t sub_index = 0;
-  uint64_t reference_time(VirtualTime now) const override { return reference_time_at(now) + ref_offset; }
-  void trace(VirtualTime now, std::string_view event, std::initializer_list<TraceField> fields) override {
-    Traced t{now, std::string(event), {}};
-    for (const TraceField& f : fields) {
-      switch (f.kind) {
-        case TraceField::Kind::kStr: t.fields[f.key] = std::string(f.str); break;
-        case TraceField::Kind::kBool: t.fields[f.key] = f.num ? "true" : "false"; break;
-        case TraceField::Kind::kHex: {
-          char buf[32];
-          std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(f.num));
-          t.fields[f.key] = buf;
-          break;
-        }
-        default: t.fields[f.key] = std::to_string(f.num); break;
-      }
-    }
-    traces.push_back(std::move(t));
-  }
-  std::vector<Traced> named(const std::string& event) const {
-    std::vector<Traced> out;
-    for (const Traced& t : traces)
-      if (t.event == event) out.push_back(t);
-    return out;
-  }
-
-  bool full = false;
-  uint64_t ref_offset = 0;
-  std::vector<Sent> sent;
-  std::vector<Traced> traces;
-};
+using Sent = test::SentPacket;
+using FakeIo = test::RecordingChannelIo;
 
 // --- wire helpers (offsets from PROTOCOL.md §7.2) ---
 template <typename T> T get(const Bytes& b, size_t off) {
@@ -330,7 +278,7 @@ TEST(DevicesIc, RepliesAfterNegotiationAreUnsolicited) {
 
 TEST(DevicesIc, FullRingKeepsTheRequestUntilSpaceIsAvailable) {
   FakeIo io;
-  io.full = true;
+  io.room = 0;
   KvpDevice kvp(desc_named("kvp"));
   kvp.opened(io, ms(0));
   EXPECT_TRUE(io.sent.empty());
@@ -343,7 +291,7 @@ TEST(DevicesIc, FullRingKeepsTheRequestUntilSpaceIsAvailable) {
   ASSERT_EQ(io.named("ic.bad_reply").size(), 1u);
   EXPECT_EQ(io.named("ic.bad_reply")[0].fields.at("reason"), "unknown trans_id");
   EXPECT_EQ(kvp.phase(), IcDevice::Phase::kNegotiating);
-  io.full = false;
+  io.room = FakeIo::kUnlimited;
   kvp.space_available(ms(2));
   ASSERT_EQ(io.sent.size(), 1u);
   EXPECT_EQ(io.sent[0].trans_id, 1u);

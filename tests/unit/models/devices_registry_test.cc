@@ -14,6 +14,7 @@
 #include "models/devices/test/device.h"
 #include "models/devices/timesync/device.h"
 #include "sim/core/status.h"
+#include "tests/support/recording_channel_io.h"
 
 namespace hvsim::devices {
 namespace {
@@ -29,29 +30,10 @@ std::string usage_error(const std::string& type, const std::string& name, const 
   return "(no error)";
 }
 
-// Records nothing but lets a device negotiate, to observe parameters through behaviour.
-class SilentIo final : public vmbus::ChannelIo {
- public:
-  bool send(uint16_t, uint16_t, uint64_t trans_id, std::span<const uint8_t> payload) override {
-    last.assign(payload.begin(), payload.end());
-    last_trans_id = trans_id;
-    ++sent;
-    return true;
-  }
-  uint32_t vmbus_version() const override { return vmbus::kVersionWin10V53; }
-  uint32_t relid() const override { return 1; }
-  uint16_t sub_channel_index() const override { return sub_index; }
-  uint16_t sub_index = 0;
-  uint64_t reference_time(VirtualTime now) const override { return reference_time_at(now); }
-  void trace(VirtualTime, std::string_view, std::initializer_list<TraceField>) override {}
-  std::vector<uint8_t> last;
-  uint64_t last_trans_id = 0;
-  int sent = 0;
-};
-
 // Answers the pending NEGOTIATE choosing framework 3.0 and `msg`.
-void negotiate(vmbus::VmbusDevice& dev, SilentIo& io, ic::IcVersion msg, VirtualTime now) {
-  std::vector<uint8_t> b = io.last;
+void negotiate(vmbus::VmbusDevice& dev, const test::RecordingChannelIo& io, ic::IcVersion msg, VirtualTime now) {
+  ASSERT_FALSE(io.sent.empty());
+  std::vector<uint8_t> b = io.sent.back().payload;
   b[25] = ic::kFlagsResponse;
   const uint16_t size = 16, one = 1;
   std::memcpy(&b[18], &size, 2);
@@ -61,7 +43,7 @@ void negotiate(vmbus::VmbusDevice& dev, SilentIo& io, ic::IcVersion msg, Virtual
   std::memcpy(&b[36], &fw, 4);
   std::memcpy(&b[40], &msg, 4);
   vmbus::RingPacket p;
-  p.desc = {vmbus::kPktDataInband, 2, static_cast<uint16_t>(2 + (b.size() + 7) / 8), 0, io.last_trans_id};
+  p.desc = {vmbus::kPktDataInband, 2, static_cast<uint16_t>(2 + (b.size() + 7) / 8), 0, io.sent.back().trans_id};
   p.bytes.resize(16 + (b.size() + 7) / 8 * 8);
   std::memcpy(p.bytes.data(), &p.desc, 16);
   std::memcpy(p.bytes.data() + 16, b.data(), b.size());
@@ -149,29 +131,29 @@ TEST(DevicesRegistry, BadParametersAreUsageErrors) {
 TEST(DevicesRegistry, ParametersReachTheDevices) {
   {
     auto dev = make_device("heartbeat", "hb", opts({{"period", "250ms"}}), 1);
-    SilentIo io;
+    test::RecordingChannelIo io;
     dev->opened(io, VirtualTime::from_ms(1));
     negotiate(*dev, io, {3, 0}, VirtualTime::from_ms(2));
     EXPECT_EQ(dev->poll(VirtualTime::from_ms(2)), VirtualTime::from_ms(252));
   }
   {
     auto dev = make_device("shutdown", "sd", opts({{"at", "1500us"}, {"flags", "0x3"}}), 1);
-    SilentIo io;
+    test::RecordingChannelIo io;
     dev->opened(io, VirtualTime{});
     negotiate(*dev, io, {3, 2}, VirtualTime::from_us(1));
     EXPECT_EQ(dev->poll(VirtualTime::from_us(1)), VirtualTime::from_us(1500));
     EXPECT_FALSE(dev->poll(VirtualTime::from_us(1500)).has_value());
     uint32_t flags = 0;
-    std::memcpy(&flags, &io.last[28 + 8], 4);
+    std::memcpy(&flags, &io.sent.back().payload[28 + 8], 4);
     EXPECT_EQ(flags, 3u);
   }
   {
     auto dev = make_device("timesync", "ts", opts({{"epoch", "1000"}, {"period", "2s"}}), 1);
-    SilentIo io;
+    test::RecordingChannelIo io;
     dev->opened(io, VirtualTime{});
     negotiate(*dev, io, {4, 0}, VirtualTime::from_ms(1));
     uint64_t parenttime = 0;
-    std::memcpy(&parenttime, &io.last[28], 8);
+    std::memcpy(&parenttime, &io.sent.back().payload[28], 8);
     EXPECT_EQ(parenttime, 1000u + 10000u);  // 1 ms = 10000 x 100 ns
     EXPECT_EQ(dev->poll(VirtualTime::from_ms(1)), VirtualTime::from_ms(2001));
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/devices/test/device.h"
+#include "tests/support/recording_channel_io.h"
 
 namespace hvsim::devices {
 namespace {
@@ -15,35 +16,7 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 constexpr VirtualTime ms(uint64_t n) { return VirtualTime::from_ms(n); }
 
-struct Sent {
-  uint16_t type, flags;
-  uint64_t trans_id;
-  Bytes payload;
-};
-
-// Records packets and trace events; the ring takes at most `room` more packets.
-class FakeIo final : public vmbus::ChannelIo {
- public:
-  bool send(uint16_t type, uint16_t flags, uint64_t trans_id, std::span<const uint8_t> payload) override {
-    if (room == 0) return false;
-    --room;
-    sent.push_back({type, flags, trans_id, Bytes(payload.begin(), payload.end())});
-    return true;
-  }
-  uint32_t vmbus_version() const override { return vmbus::kVersionWin10V53; }
-  uint32_t relid() const override { return 3; }
-  uint16_t sub_channel_index() const override { return sub_index; }
-  uint16_t sub_index = 0;
-  uint64_t reference_time(VirtualTime now) const override { return reference_time_at(now); }
-  void trace(VirtualTime, std::string_view event, std::initializer_list<TraceField>) override {
-    events.emplace_back(event);
-  }
-  size_t count(const std::string& event) const { return static_cast<size_t>(std::count(events.begin(), events.end(), event)); }
-
-  size_t room = 1000;
-  std::vector<Sent> sent;
-  std::vector<std::string> events;
-};
+using FakeIo = test::RecordingChannelIo;
 
 vmbus::RingPacket guest_packet(uint16_t type, uint16_t flags, uint64_t trans_id, const Bytes& payload) {
   vmbus::RingPacket p;

@@ -101,6 +101,20 @@ TEST(Vmbus, TestDeviceEchoesEveryPacketThroughWrappingRings) {
   }
 }
 
+TEST(Vmbus, SubChannelsOpenOnTheirOwnVpsAndCloseBeforeThePrimary) {
+  MachineParams p = params("vmbus_subchannels", "test", 4);
+  p.device_params = {{"test.subchannels", "3"}};
+  Machine m(p);
+  m.tracer().enable_capture();
+  Verdict v = m.run();
+  EXPECT_EQ(v.status(), 0) << m.console_output();
+  EXPECT_EQ(m.console_output().find("FAIL"), std::string::npos) << m.console_output();
+  const auto& trace = m.tracer().captured();
+  EXPECT_EQ(count(trace, "\"type\":\"OFFERCHANNEL\""), 4u) << "the primary and three sub-channels";
+  EXPECT_EQ(count(trace, "vmbus.protocol_error"), 0u);
+  EXPECT_EQ(count(trace, "vmbus.ring_rule"), 0u);
+}
+
 TEST(Vmbus, RescindOfAnOpenChannelIsReleasedByTheGuest) {
   MachineParams p = params("vmbus_demo", "heartbeat,shutdown,timesync");
   p.device_params = {{"shutdown.at", "2s"}};

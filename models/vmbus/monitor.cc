@@ -21,6 +21,7 @@ std::optional<uint8_t> MonitorPages::allocate(uint32_t connection_id) {
   while (id < kIds && allocated_[id]) ++id;
   if (id == kIds) return std::nullopt;
   allocated_[id] = true;
+  released_[id] = false;
   const unsigned group = id / 32, bit = id % 32;
   uint32_t state = 0;
   mem_.read(c2p_ + kTriggerStateOffset, &state, sizeof state);
@@ -33,7 +34,10 @@ std::optional<uint8_t> MonitorPages::allocate(uint32_t connection_id) {
 }
 
 void MonitorPages::release(uint8_t id) {
-  if (id < kIds) allocated_[id] = false;
+  if (id < kIds && allocated_[id]) {
+    allocated_[id] = false;
+    released_[id] = true;
+  }
 }
 
 MonitorPages::Scan MonitorPages::scan() {
@@ -51,7 +55,7 @@ MonitorPages::Scan MonitorPages::scan() {
       if (!(pending & (1u << b))) continue;
       unsigned id = g * 32 + b;
       if (allocated_[id]) out.ids.push_back(static_cast<uint8_t>(id));
-      else ++out.stray_bits;
+      else if (!released_[id]) ++out.stray_bits;
     }
   }
   return out;

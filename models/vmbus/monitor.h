@@ -8,8 +8,8 @@
 // latency (in 100 ns units, an hvsim choice: no public source gives Hyper-V's unit or value) into
 // the child->parent page, and the latency into the parent->child page too (Linux shows both in
 // sysfs). scan() reads and clears the pending bits of the enabled groups and returns the ids whose
-// bit was set; bits of unallocated ids are cleared and reported separately (a guest signalling a
-// channel it was never given). Guest memory failures are values (the page is then ignored).
+// bit was set; bits of ids released since they were last allocated (a signal that raced a rescind)
+// are cleared silently, and bits of ids never given out are cleared and reported separately. Guest memory failures are values (the page is then ignored).
 #pragma once
 
 #include <bitset>
@@ -53,6 +53,7 @@ class MonitorPages {
   uint16_t latency_100ns_;
   bool usable_ = false;
   std::bitset<kIds> allocated_;
+  std::bitset<kIds> released_;  // given out once and released since
 };
 
 }  // namespace hvsim::vmbus

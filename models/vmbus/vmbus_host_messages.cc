@@ -268,9 +268,11 @@ void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
   };
   if (!c) return result(kStatusUnsuccessful, "OPENCHANNEL for an unknown relid");
   if (c->state == ChannelState::kRescinded) {
-    // §10.1: Hyper-V silently ignores an OPENCHANNEL for a rescinded relid.
-    protocol_error(now, "OPENCHANNEL for a rescinded channel; ignored (no OPENCHANNEL_RESULT)",
-                   {TraceField::u64("relid", o.child_relid)});
+    // §10.1: Hyper-V silently ignores an OPENCHANNEL for a rescinded relid. No protocol error: the
+    // guest may have posted it before the rescind reached it (the race Linux lives with too).
+    tracer_.emit(TracePoint::kVmbusChannel, now, kNoVp,
+                 {TraceField::u64("relid", o.child_relid), TraceField::str_("device", c->device().desc().name),
+                  TraceField::str_("state", "rescinded"), TraceField::str_("ignored", "OPENCHANNEL")});
     return;
   }
   if (c->state == ChannelState::kOpen) return result(kStatusUnsuccessful, "OPENCHANNEL for an open channel");

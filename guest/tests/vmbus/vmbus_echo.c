@@ -14,7 +14,10 @@
  *      went by monitor bit and none by hypercall (otherwise all by hypercall); in low-latency
  *      mode LOW_LATENCY_COUNT echoes signal by hypercall only; over the whole run every signal the
  *      rules asked for (empty->non-empty, pending_send_sz) went out by exactly one mechanism;
- *   6. the channel closes and UNLOAD is answered.
+ *   6. the channel closes and UNLOAD is answered;
+ *   7. connect again after UNLOAD: the library emptied its channel table, so the host's new offer
+ *      of the test device is announced afresh under the same relid (no "relid already in use"),
+ *      and no other channel is left; it opens (ring memory reused) and closes; UNLOAD again.
  * Prints ok/FAIL lines and exits 0 only if every check passed. Run:
  *   hvsim run --guest vmbus_echo.elf --vcpus 2 --vmbus-devices test [--monitor-latency 0]
  */
@@ -170,6 +173,38 @@ static void check_mechanism(struct vmbus_channel *ch, uint64_t *trans_id, uint32
           LOW_LATENCY_COUNT, bad, ch->sig_hypercall - hypercall_before, ch->sig_monitor - monitor_before);
 }
 
+static uint32_t offers_announced;
+static struct vmbus_channel *last_offer;
+
+static void count_offer(struct vmbus_channel *ch)
+{
+    offers_announced++;
+    last_offer = ch;
+}
+
+static void reconnect_after_unload(uint32_t relid)
+{
+    int r = vmbus_connect(0);
+    if (!CHECK(r == 0, "connected again after UNLOAD (%d)", r))
+        return;
+    offers_announced = 0;
+    last_offer = 0;
+    vmbus_set_offer_hook(count_offer);
+    r = vmbus_request_offers();
+    uint32_t live = 0;
+    struct vmbus_channel *c;
+    for (uint32_t i = 0; (c = vmbus_channel_at(i)) != 0; i++)
+        live += c->state != VMBUS_CH_FREE;
+    struct vmbus_channel *ch = last_offer;
+    if (!CHECK(r == 0 && offers_announced == 1 && ch && ch->relid == relid && live == 1,
+               "offered afresh after reconnect: %u announced, relid %u (was %u), %u channel(s) in the table (%d)",
+               offers_announced, ch ? ch->relid : 0, relid, live, r))
+        return;
+    r = vmbus_open(ch, RING_PAGES, hv_vp_index(), on_packets, 0);
+    if (CHECK(r == 0, "test channel opened again (%d)", r))
+        vt_stop(ch);
+}
+
 int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
 {
     struct vmbus_channel *ch = vt_start("vmbus_echo", vp, RING_PAGES, on_packets);
@@ -214,6 +249,8 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     CHECK(ch->sig_monitor + ch->sig_hypercall == ch->intr_out_empty + ch->intr_in_full,
           "signals by mechanism: %u by monitor bit, %u by hypercall (rules asked for %u)", ch->sig_monitor,
           ch->sig_hypercall, ch->intr_out_empty + ch->intr_in_full);
+    uint32_t relid = ch->relid;
     vt_stop(ch);
+    reconnect_after_unload(relid);
     return vt_finish();
 }

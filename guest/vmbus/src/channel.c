@@ -3,8 +3,9 @@
  *
  * Open: ring memory = outbound ring (header + data pages) then inbound ring, both with feature
  * bit b0 set; one GPADL over both; OPENCHANNEL (openid = relid, downstream offset = pages of the
- * outbound ring, target_vp); wait for OPENCHANNEL_RESULT, a rescind, or the timeout. On failure the
- * ring GPADL is torn down. Once open, anything that arrived before the result is drained at once.
+ * outbound ring, target_vp), unless a rescind has arrived by then; wait for OPENCHANNEL_RESULT, a
+ * rescind, or the timeout. On failure (a rescind at any step included, §10.2) the ring GPADL is torn
+ * down; one whose creation a rescind interrupted is torn down by the rescind clean-up (gpadl.c). Once open, anything that arrived before the result is drained at once.
  * Close: a primary's open sub-channels are closed first (§10.2); then callbacks stop (the channel
  * leaves OPEN, a running callback is waited for), CLOSECHANNEL, ring GPADL teardown. Ring memory
  * whose GPADL could not be torn down is never reused.
@@ -135,6 +136,7 @@ int vmbus_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp
         ch->state = VMBUS_CH_OFFERED;
         return r;
     }
+    vmbus_process_messages(); /* a rescind that arrived with GPADL_CREATED: do not open (§10.1) */
     struct vmbus_open_channel msg = {
         .hdr = {CHANNELMSG_OPENCHANNEL, 0},
         .child_relid = ch->relid,
@@ -143,7 +145,7 @@ int vmbus_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp
         .target_vp = target_vp,
         .downstream_ringbuffer_pageoffset = ring_pages,
     };
-    r = vmbus_post(&msg, sizeof(msg));
+    r = ch->rescinded ? VMBUS_ENODEV : vmbus_post(&msg, sizeof(msg));
     if (!r && !vmbus_wait(open_answered, ch, VMBUS_WAIT_US))
         r = VMBUS_ETIMEDOUT;
     else if (!r && !ch->open_done)

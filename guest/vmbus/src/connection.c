@@ -1,5 +1,6 @@
 /* connection.c - the VMBus connection: version negotiation, message posting and dispatch,
- * REQUESTOFFERS, UNLOAD, and the main-context poll (PROTOCOL.md §5.1-5.3, §5.6, §8.2).
+ * REQUESTOFFERS, UNLOAD (which empties the channel and GPADL tables, so a later vmbus_connect
+ * starts afresh), and the main-context poll (PROTOCOL.md §5.1-5.3, §5.6, §8.2).
  *
  * Negotiation tries 5.3, 5.2, 5.1, 5.0, 4.1, 4.0, 3.0, 2.4 (newest first, above the caller's cap
  * skipped): INITIATE_CONTACT on connection id 4 for >= 5.0 (msg_sint = 2), 1 below (interrupt
@@ -280,6 +281,8 @@ int vmbus_unload(void)
         return r;
     if (!vmbus_wait(flag_set, (void *)&vmbus_conn.unload_done, VMBUS_WAIT_US))
         return VMBUS_ETIMEDOUT;
+    vmbus_offers_reset();
+    vmbus_gpadl_forget_all();
     vmbus_conn.version = 0;
     return VMBUS_OK;
 }

@@ -3,10 +3,15 @@
  * Linux style: one range, byte_offset 0, byte_count = pages * 4096; GPADL_HEADER carries the first
  * 26 PFNs, each GPADL_BODY up to 28 more, all posted back to back under one guest-chosen handle
  * (0xE1E10 upward). Creation waits for GPADL_CREATED with the same relid and handle; a rescind of
- * the channel ends that wait with VMBUS_ENODEV. Teardown posts GPADL_TEARDOWN and waits for
- * GPADL_TORNDOWN (the host answers teardowns even after a rescind, §10.1). Any failure other than
- * a clean teardown tells the caller that the memory may still be in the host's hands.
- * A GPADL_CREATED / GPADL_TORNDOWN that matches no waiting GPADL is a protocol error, ignored.
+ * the channel ends that wait with VMBUS_ENODEV (§10.2), but the GPADL stays on record as orphaned:
+ * the host may still create it, and its late GPADL_CREATED makes it an ordinary created GPADL
+ * (a failure status frees it). vmbus_gpadl_teardown_all(), run by the rescind clean-up before
+ * RELID_RELEASED, first waits for the channel's orphaned GPADLs to be answered, then tears down
+ * every created one, so nothing leaks. Teardown posts GPADL_TEARDOWN and waits for GPADL_TORNDOWN
+ * (the host answers teardowns even after a rescind, §10.1). Any failure other than a clean
+ * teardown tells the caller that the memory may still be in the host's hands.
+ * A GPADL_CREATED / GPADL_TORNDOWN that matches no waiting or orphaned GPADL is a protocol error,
+ * ignored. vmbus_gpadl_forget_all() (unload) drops the whole table: the host has forgotten it.
  */
 #include "hvsim/console.h"
 #include "hvsim/hyperv.h"
@@ -16,7 +21,8 @@
 #define MAX_GPADLS 64u
 #define MAX_GPADL_PAGES ((0xFFFFu - 8u) / 8u) /* range_buflen is a u16 */
 
-enum gpadl_state { GPADL_FREE, GPADL_CREATING, GPADL_CREATED, GPADL_TEARING };
+/* ORPHANED: creation abandoned by a rescind before GPADL_CREATED arrived */
+enum gpadl_state { GPADL_FREE, GPADL_CREATING, GPADL_ORPHANED, GPADL_CREATED, GPADL_TEARING };
 
 struct gpadl {
     uint32_t handle, relid;
@@ -105,7 +111,7 @@ int vmbus_gpadl_create(struct vmbus_channel *ch, void *buf, uint32_t pages, uint
     }
     if (r) {
         printf("vmbus: relid %u: GPADL 0x%x not created (%d, status 0x%x)\n", ch->relid, g->handle, r, g->status);
-        g->state = GPADL_FREE;
+        g->state = r == VMBUS_ENODEV ? GPADL_ORPHANED : GPADL_FREE; /* the answer may still come */
         return r;
     }
     g->state = GPADL_CREATED;
@@ -116,12 +122,17 @@ int vmbus_gpadl_create(struct vmbus_channel *ch, void *buf, uint32_t pages, uint
 void vmbus_on_gpadl_created(const struct vmbus_gpadl_created *m)
 {
     struct gpadl *g = find(m->gpadl, GPADL_CREATING);
+    if (!g)
+        g = find(m->gpadl, GPADL_ORPHANED);
     if (!g || g->relid != m->child_relid || g->answered) {
         vmbus_protocol_error("GPADL_CREATED for no pending GPADL", m->gpadl);
         return;
     }
     g->status = m->creation_status;
-    g->answered = 1;
+    if (g->state == GPADL_ORPHANED) /* its creator gave up: the rescind clean-up tears it down */
+        g->state = m->creation_status ? GPADL_FREE : GPADL_CREATED;
+    else
+        g->answered = 1;
 }
 
 static int torndown(void *p)
@@ -146,8 +157,25 @@ int vmbus_gpadl_teardown(struct vmbus_channel *ch, uint32_t handle)
     return r;
 }
 
+static int no_orphans(void *p)
+{
+    const struct vmbus_channel *ch = p;
+    for (uint32_t i = 0; i < MAX_GPADLS; i++)
+        if (gpadls[i].state == GPADL_ORPHANED && gpadls[i].relid == ch->relid)
+            return 0;
+    return 1;
+}
+
 void vmbus_gpadl_teardown_all(struct vmbus_channel *ch)
 {
+    if (!vmbus_wait(no_orphans, ch, VMBUS_WAIT_US)) {
+        for (uint32_t i = 0; i < MAX_GPADLS; i++)
+            if (gpadls[i].state == GPADL_ORPHANED && gpadls[i].relid == ch->relid) {
+                printf("vmbus: relid %u: GPADL 0x%x never answered; its memory is abandoned\n", ch->relid,
+                       gpadls[i].handle);
+                gpadls[i].state = GPADL_FREE;
+            }
+    }
     for (uint32_t i = 0; i < MAX_GPADLS; i++)
         if (gpadls[i].state == GPADL_CREATED && gpadls[i].relid == ch->relid)
             vmbus_gpadl_teardown(ch, gpadls[i].handle);
@@ -161,4 +189,10 @@ void vmbus_on_gpadl_torndown(const struct vmbus_gpadl_torndown *m)
         return;
     }
     g->answered = 1;
+}
+
+void vmbus_gpadl_forget_all(void)
+{
+    for (uint32_t i = 0; i < MAX_GPADLS; i++)
+        gpadls[i].state = GPADL_FREE;
 }

@@ -63,11 +63,16 @@ void vmbus_on_offer(const struct vmbus_offer_channel *o);
 void vmbus_on_rescind(uint32_t relid);
 struct vmbus_channel *vmbus_relid_to_channel(uint32_t relid);
 void vmbus_offers_poll(void);
+/* After UNLOAD_RESPONSE: every channel leaves the table (no RELID_RELEASED: the host has forgotten
+ * them); ring memory stays with its slot for reuse, the host no longer holds it. */
+void vmbus_offers_reset(void);
 
 /* gpadl.c */
 int vmbus_gpadl_create(struct vmbus_channel *ch, void *buf, uint32_t pages, uint32_t *handle);
 int vmbus_gpadl_teardown(struct vmbus_channel *ch, uint32_t handle);
+/* Waits for the channel's orphaned GPADLs (creation cut short by a rescind), then tears down all. */
 void vmbus_gpadl_teardown_all(struct vmbus_channel *ch);
+void vmbus_gpadl_forget_all(void); /* after UNLOAD_RESPONSE: the host has forgotten every GPADL */
 void vmbus_on_gpadl_created(const struct vmbus_gpadl_created *m);
 void vmbus_on_gpadl_torndown(const struct vmbus_gpadl_torndown *m);
 

@@ -13,6 +13,8 @@
  * channel's rescind callback, the driver's remove(), close if still open, teardown of the
  * channel's remaining GPADLs, then RELID_RELEASED and the slot is free again. A rescind for an
  * unknown relid, or a second rescind, is ignored.
+ * After UNLOAD (vmbus_offers_reset) the table is emptied without RELID_RELEASED, so that a new
+ * connection's offers find every relid free.
  */
 #include "hvsim/console.h"
 #include "hvsim/cpu.h"
@@ -165,6 +167,30 @@ static void cleanup(struct vmbus_channel *ch)
     vmbus_mb();
     ch->state = VMBUS_CH_FREE;
     release_relid(relid);
+}
+
+void vmbus_offers_reset(void)
+{
+    for (uint32_t i = 0; i < VMBUS_MAX_CHANNELS; i++) {
+        struct vmbus_channel *ch = &channels[i];
+        if (ch->state == VMBUS_CH_FREE)
+            continue;
+        uint32_t was_open = ch->state == VMBUS_CH_OPEN;
+        relid_slot[ch->relid] = 0;
+        vmbus_mb();
+        ch->state = VMBUS_CH_FREE;
+        if (was_open) { /* a callback running on another VP finishes first */
+            uint64_t flags = read_rflags();
+            cli();
+            spin_lock(&ch->sched_lock);
+            spin_unlock(&ch->sched_lock);
+            write_rflags(flags);
+        }
+        ch->primary = ch->sub_channels = ch->next_sub = 0;
+        ch->driver = 0;
+        ch->callback = 0;
+        ch->cleanup_pending = 0;
+    }
 }
 
 static void announce(struct vmbus_channel *ch)

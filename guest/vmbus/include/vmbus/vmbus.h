@@ -15,7 +15,9 @@
  *     channels are cleaned up (close, GPADL teardown, RELID_RELEASED), only in vmbus_poll(), never
  *     inside an interrupt or a wait.
  *   - All waits halt (sti; hlt) with a timeout; a rescind wakes every wait on that channel with
- *     VMBUS_ENODEV.
+ *     VMBUS_ENODEV. A rescind at any step of vmbus_open() fails it with VMBUS_ENODEV and sends no
+ *     OPENCHANNEL once the rescind is seen; the ring GPADL is torn down, even one whose
+ *     GPADL_CREATED arrives after the rescind (the clean-up waits for it), before RELID_RELEASED.
  * Channel callbacks run with interrupts disabled and may call vmbus_recv() and vmbus_send().
  *
  * Guest->host notification (§5.8, vmbus_setevent): a channel whose offer has monitor_allocated sets
@@ -133,7 +135,9 @@ void vmbus_ap_idle(void) __attribute__((noreturn)); /* VPs other than the main o
 int vmbus_connect(uint32_t max_version);
 uint32_t vmbus_version(void);
 int vmbus_request_offers(void); /* REQUESTOFFERS, waits for ALLOFFERS_DELIVERED */
-int vmbus_unload(void);         /* UNLOAD, waits for UNLOAD_RESPONSE */
+/* UNLOAD, waits for UNLOAD_RESPONSE; then every channel and GPADL is forgotten (channel pointers
+ * go stale, no RELID_RELEASED), so vmbus_connect() may follow and the offers come afresh. */
+int vmbus_unload(void);
 void vmbus_register_driver(struct vmbus_driver *drv);
 /* Called for every new offer by vmbus_poll() before drivers are probed (e.g. to print it). */
 void vmbus_set_offer_hook(void (*hook)(struct vmbus_channel *ch));

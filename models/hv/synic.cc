@@ -46,9 +46,7 @@ OverlayPage SynIc::set_simp(uint64_t value) {
 
 void SynIc::set_eom(VirtualTime now) {
   ++state_.eoms;
-  size_t waiting = 0;
-  for (const auto& q : state_.queue) waiting += q.size();
-  trace(TracePoint::kSynicEom, now, {TraceField::u64("queued", waiting)});
+  trace(TracePoint::kSynicEom, now, {TraceField::u64("queued", state_.queued)});
   poll_pending(now);
 }
 
@@ -123,10 +121,12 @@ void SynIc::deliver_queued(unsigned n, VirtualTime now) {
   if (q.empty() || !accepting() || !slot_free(n)) return;
   const HvMessage msg = q.front();
   q.pop_front();
+  --state_.queued;
   deliver(n, msg, !q.empty(), now);
 }
 
 void SynIc::poll_pending(VirtualTime now) {
+  if (state_.queued == 0) return;
   for (unsigned n = 0; n < kHvSintCount; ++n) deliver_queued(n, now);
 }
 
@@ -162,6 +162,7 @@ PostResult SynIc::post_message(unsigned sint, const HvMessage& msg, VirtualTime 
     return PostResult::kQueueFull;
   }
   q.push_back(msg);
+  ++state_.queued;
   note_busy(sint, msg, "queued", now);
   return PostResult::kQueued;
 }

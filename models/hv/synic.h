@@ -120,6 +120,7 @@ class SynIc {
     std::array<std::deque<HvMessage>, kHvSintCount> queue;
     uint16_t lost_irq = 0;  // SINTs whose interrupt was suppressed by the mask
     uint64_t eoms = 0;      // EOM writes so far
+    size_t queued = 0;      // messages in all queues (poll_pending has nothing to do at 0)
   };
 
   bool accepting() const;

@@ -1,3 +1,5 @@
+// Channel (channel.h): open/close, host->guest writes and signals, guest signals and drains,
+// retargeting, and the fault-injection hooks of one channel.
 #include "models/vmbus/channel.h"
 
 namespace hvsim::vmbus {
@@ -12,7 +14,7 @@ const char* channel_state_name(ChannelState s) {
 }
 
 Channel::Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, bool& device_touched, bool& any_touched,
-                 VmbusPlatform& platform, Tracer& tracer, const VirtualTime& host_now)
+                 VmbusPlatform& platform, Tracer& tracer, const VirtualTime& host_now, FaultPoints& faults)
     : relid_(relid),
       sub_index_(sub_index),
       device_(device),
@@ -20,7 +22,8 @@ Channel::Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, bool& 
       any_touched_(any_touched),
       platform_(platform),
       tracer_(tracer),
-      now_(host_now) {}
+      now_(host_now),
+      faults_(faults) {}
 
 void Channel::trace(VirtualTime now, std::string_view event, std::initializer_list<TraceField> fields) {
   // The record carries the device, the channel and the event, then the device's own fields.
@@ -44,6 +47,7 @@ void Channel::open(OpenState&& s, VirtualTime now) {
 
 void Channel::close(VirtualTime now) {
   if (!open_) return;
+  if (open_->rewrite) trace(now, "rewrite_packet", {TraceField::boolean("injected", true), TraceField::str_("result", "dropped")});
   open_.reset();
   touch();
   if (sub_index_ == 0) device_.closed(now);
@@ -52,9 +56,24 @@ void Channel::close(VirtualTime now) {
 
 bool Channel::send(uint16_t type, uint16_t flags, uint64_t trans_id, std::span<const uint8_t> payload) {
   if (!open_ || open_->broken) return false;
+  if (open_->rewrite) check_rewrite(now_);  // the rewrite happens before the ring space is reused
   bool signal = false;
   std::string why;
-  switch (open_->in.write_packet(type, flags, trans_id, payload, signal, why)) {
+  HostRing::WriteStatus status = open_->in.write_packet(type, flags, trans_id, payload, signal, why);
+  return finish_write(status, signal, why);
+}
+
+bool Channel::send_raw(std::span<const uint8_t> packet) {
+  if (!open_ || open_->broken) return false;
+  if (open_->rewrite) check_rewrite(now_);
+  bool signal = false;
+  std::string why;
+  HostRing::WriteStatus status = open_->in.write_raw(packet, signal, why);
+  return finish_write(status, signal, why);
+}
+
+bool Channel::finish_write(HostRing::WriteStatus status, bool signal, const std::string& why) {
+  switch (status) {
     case HostRing::WriteStatus::kWritten:
       ++packets_out;
       if (signal) signal_guest(now_);
@@ -76,6 +95,12 @@ VpIndex Channel::interrupt_vp(VirtualTime now) const {
 
 void Channel::signal_guest(VirtualTime now) {
   VpIndex vp = interrupt_vp(now);
+  if (faults_.fires(FaultPoint::kDropSignal)) {
+    tracer_.emit(TracePoint::kVmbusSignal, now, static_cast<int>(vp),
+                 {TraceField::str_("dir", "host->guest"), TraceField::u64("relid", relid_),
+                  TraceField::str_("fault", fault_point_name(FaultPoint::kDropSignal))});
+    return;
+  }
   ++signals_out;
   tracer_.emit(TracePoint::kVmbusSignal, now, static_cast<int>(vp),
                {TraceField::str_("dir", "host->guest"), TraceField::u64("relid", relid_),
@@ -93,6 +118,14 @@ bool Channel::guest_signal(VirtualTime now, VirtualTime latency) {
     necessary = true;
     open_->out.set_interrupt_mask(true);  // the host is now draining: the guest need not signal
     open_->drain_due = now + latency;
+    if (faults_.fires(FaultPoint::kDelayDrain)) {
+      VirtualTime extra = VirtualTime::from_ps(latency.ps() * faults_.draw(FaultPoint::kDelayDrain, 1, 100));
+      *open_->drain_due += extra;
+      tracer_.emit(TracePoint::kVmbusSignal, now, kNoVp,
+                   {TraceField::str_("dir", "guest->host"), TraceField::u64("relid", relid_),
+                    TraceField::str_("fault", fault_point_name(FaultPoint::kDelayDrain)),
+                    TraceField::u64("extra_ns", extra.ns())});
+    }
   }
   if (open_->space_wait && open_->in.space_became_available()) {
     necessary = true;
@@ -151,6 +184,42 @@ void Channel::retarget(VpIndex vp, VirtualTime now, VirtualTime lag) {
 std::optional<VirtualTime> Channel::next_deadline() const {
   if (!open_ || open_->broken) return std::nullopt;
   return open_->drain_due;
+}
+
+bool Channel::arm_rewrite(uint32_t offset, std::vector<uint8_t> bytes, VirtualTime now) {
+  if (!open_ || open_->broken || bytes.empty()) return false;
+  HostRing::Written last = open_->in.last_written();
+  if (last.size == 0 || offset > last.size || bytes.size() > last.size - offset) return false;
+  open_->rewrite = Rewrite{last.offset, last.size, offset, std::move(bytes)};
+  trace(now, "rewrite_packet", {TraceField::boolean("injected", true), TraceField::str_("result", "armed"),
+                                TraceField::u64("start", last.offset), TraceField::u64("offset", offset),
+                                TraceField::u64("size", open_->rewrite->bytes.size())});
+  return true;
+}
+
+bool Channel::check_rewrite(VirtualTime now) {
+  if (!open_ || !open_->rewrite) return false;
+  if (open_->broken) {
+    open_->rewrite.reset();
+    return false;
+  }
+  HostRing::Indices x;
+  const uint32_t size = open_->in.data_size();
+  if (!open_->in.indices(x) || x.read_index >= size) return true;  // a bad index is caught by the next write
+  // Passed: fewer bytes lie between read_index and the host's write position than between the
+  // packet's start and it (the packet's bytes cannot have been reused: they were unread).
+  HostRing::Written last = open_->in.last_written();
+  const uint32_t write = static_cast<uint32_t>((uint64_t{last.offset} + last.size) % size);
+  auto distance = [size](uint32_t from, uint32_t to) { return to >= from ? to - from : size - from + to; };
+  if (distance(x.read_index, write) >= distance(open_->rewrite->start, write)) return true;
+  Rewrite r = std::move(*open_->rewrite);
+  open_->rewrite.reset();
+  const auto at = static_cast<uint32_t>((uint64_t{r.start} + r.offset) % size);
+  bool ok = open_->in.overwrite(at, r.bytes);
+  trace(now, "rewrite_packet", {TraceField::boolean("injected", true), TraceField::str_("result", ok ? "rewritten" : "failed"),
+                                TraceField::u64("start", r.start), TraceField::u64("offset", r.offset),
+                                TraceField::u64("size", r.bytes.size()), TraceField::u64("read_index", x.read_index)});
+  return false;
 }
 
 void Channel::broken(VirtualTime now, std::string_view ring, const std::string& why) {

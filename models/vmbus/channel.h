@@ -9,6 +9,11 @@
 // consumes the guest->host ring with interrupt_mask set, hands each packet to the device and
 // signals the guest per the pending_send_sz rule. A ring violation marks the channel broken: the
 // host stops touching its rings and traces why.
+//
+// Fault injection (VmbusHost's API): send_raw() writes forged packet bytes with the same rules;
+// the seeded points drop_signal (signal_guest skips the SIEF flag) and delay_drain (a guest
+// signal's drain starts later) are rolled here; and an armed rewrite changes the bytes of the
+// last host->guest packet once the guest has read past its start (check_rewrite, below).
 #pragma once
 
 #include <cstdint>
@@ -16,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "models/vmbus/fault_points.h"
 #include "models/vmbus/ring.h"
 #include "models/vmbus/vmbus_device.h"
 #include "models/vmbus/vmbus_platform.h"
@@ -36,7 +42,16 @@ class Channel final : public ChannelIo {
   // `host_now` is the time of the host call in progress: send() (which has no time argument)
   // happens then.
   Channel(uint32_t relid, uint16_t sub_index, VmbusDevice& device, bool& device_touched, bool& any_touched,
-          VmbusPlatform& platform, Tracer& tracer, const VirtualTime& host_now);
+          VmbusPlatform& platform, Tracer& tracer, const VirtualTime& host_now, FaultPoints& faults);
+
+  // A pending TOCTOU rewrite of the host->guest packet at data-area offset `start` (`size` bytes
+  // with padding and trailer): `bytes` go to packet offset `offset`.
+  struct Rewrite {
+    uint32_t start = 0;
+    uint32_t size = 0;
+    uint32_t offset = 0;
+    std::vector<uint8_t> bytes;
+  };
 
   struct OpenState {
     uint32_t gpadl = 0;
@@ -49,6 +64,7 @@ class Channel final : public ChannelIo {
     std::optional<VirtualTime> drain_due;
     bool space_wait = false;  // the host->guest ring was full: device waits for space
     bool broken = false;
+    std::optional<Rewrite> rewrite;
   };
 
   // --- ChannelIo (the device's side) ---
@@ -78,6 +94,18 @@ class Channel final : public ChannelIo {
   VpIndex interrupt_vp(VirtualTime now) const;
   std::optional<VirtualTime> next_deadline() const;
 
+  // --- fault injection ---
+  // Writes `packet` (any bytes, forged descriptors included) into the host->guest ring like
+  // send(): false if the channel is not open, broken, or the ring is full.
+  bool send_raw(std::span<const uint8_t> packet);
+  // Arms a rewrite of bytes [offset, offset + bytes.size()) of the last packet the host wrote
+  // since the open (replacing an armed one). False if there is none or the range is not inside it.
+  bool arm_rewrite(uint32_t offset, std::vector<uint8_t> bytes, VirtualTime now);
+  // Performs the armed rewrite if the guest's read_index has passed the packet's start (the host
+  // checks before each host->guest write on this channel and at its polls). Returns whether a
+  // rewrite is still armed.
+  bool check_rewrite(VirtualTime now);
+
   uint32_t connection_id() const { return kEventConnectionBase + relid_; }
   VmbusDevice& device() { return device_; }
   const VmbusDevice& device() const { return device_; }
@@ -91,6 +119,7 @@ class Channel final : public ChannelIo {
 
  private:
   void signal_guest(VirtualTime now);
+  bool finish_write(HostRing::WriteStatus status, bool signal, const std::string& why);
   void broken(VirtualTime now, std::string_view ring, const std::string& why);
 
   uint32_t relid_;
@@ -104,6 +133,7 @@ class Channel final : public ChannelIo {
   uint32_t version_ = 0;
   std::optional<OpenState> open_;
   const VirtualTime& now_;  // the host's: the time of the host call in progress
+  FaultPoints& faults_;
 };
 
 }  // namespace hvsim::vmbus

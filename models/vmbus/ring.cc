@@ -253,6 +253,7 @@ HostRing::WriteStatus HostRing::write_raw(std::span<const uint8_t> packet, bool&
     return WriteStatus::kViolation;
   }
   producer_write_ = new_write;
+  last_written_ = Written{x.write_index, static_cast<uint32_t>(total)};
   // §6.3 step 5: re-read the consumer's mask and read_index after publishing.
   Indices after;
   signal = load(after) && after.interrupt_mask == 0 && after.read_index == x.write_index;
@@ -270,6 +271,11 @@ bool HostRing::space_became_available() {
   const uint32_t free = data_size_ - ring_bytes_to_read(x.write_index, x.read_index, data_size_);
   if (free <= x.pending_send_sz) return false;
   return store_u32(kRingPendingSendSzOffset, 0);
+}
+
+bool HostRing::overwrite(uint32_t data_offset, std::span<const uint8_t> bytes) {
+  if (!valid_ || data_offset >= data_size_ || bytes.size() > data_size_) return false;
+  return copy_in(data_offset, bytes);
 }
 
 // ---------------------------------------------------------------------------------------------

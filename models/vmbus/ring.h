@@ -79,6 +79,13 @@ class HostRing {
   WriteStatus write_raw(std::span<const uint8_t> packet, bool& signal, std::string& why);
   // After the guest signals: true if pending_send_sz was set and now fits (clears it).
   bool space_became_available();
+  // Where the last write_packet/write_raw put its packet: data-area offset and bytes written
+  // (padding and trailer included); size 0 before the first write.
+  struct Written { uint32_t offset = 0; uint32_t size = 0; };
+  Written last_written() const { return last_written_; }
+  // Fault injection: overwrites data-area bytes at `data_offset` (wrapping), touching no index.
+  // False if the offset is out of range, `bytes` exceeds the data area, or memory is not writable.
+  bool overwrite(uint32_t data_offset, std::span<const uint8_t> bytes);
 
   // --- inspection (checker, tests) ---
   struct Indices {
@@ -107,6 +114,7 @@ class HostRing {
   uint32_t producer_write_ = 0;
   uint32_t producer_read_seen_ = 0;
   bool producer_attached_ = false;
+  Written last_written_;
   bool check_producer(const Indices& x, std::string& why);
 };
 

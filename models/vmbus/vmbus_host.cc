@@ -138,6 +138,7 @@ std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
     inbox_.pop_front();
     handle_message(in, now);
   }
+  if (!rewriting_.empty()) check_rewrites(now);
   // Monitor pages are scanned every monitor_latency while a monitored channel is open.
   if (!monitor_ || monitored_open_ == 0) next_scan_.reset();
   else if (!next_scan_) next_scan_ = now + params_.monitor_latency;
@@ -163,6 +164,7 @@ std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
       if (d.deadline && (!devices_next_ || *d.deadline < *devices_next_)) devices_next_ = d.deadline;
     }
   }
+  release_delayed(now);
   flush_outbox(now);
 
   std::optional<VirtualTime> next;
@@ -174,6 +176,7 @@ std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
   for (uint32_t relid : draining_) consider(channels_.at(relid)->next_deadline());
   consider(any_touched_ ? std::optional<VirtualTime>(now) : devices_next_);
   if (!outbox_.empty()) consider(now + params_.latency);  // retry a full SynIC queue
+  consider(fault_deadline(now));
   if (next && *next < now) next = now;
   return next;
 }
@@ -183,26 +186,65 @@ std::optional<VirtualTime> VmbusHost::poll(VirtualTime now) {
 void VmbusHost::send(std::span<const uint8_t> msg, VirtualTime now) {
   uint32_t type = 0;
   std::memcpy(&type, msg.data(), sizeof type);
-  tracer_.emit(TracePoint::kVmbusMsgOut, now, reply_to_ ? static_cast<int>(reply_to_->vp) : kNoVp,
+  const int vp = reply_to_ ? static_cast<int>(reply_to_->vp) : kNoVp;
+  VirtualTime until;
+  switch (responses_.decide(type, now, until)) {
+    case ResponseControl::Verdict::kWithhold:
+      tracer_.emit(TracePoint::kVmbusMsgOut, now, vp,
+                   {TraceField::str_("type", msg_type_name(type)), TraceField::u64("size", msg.size()),
+                    TraceField::str_("fault", "withheld")});
+      return;
+    case ResponseControl::Verdict::kDelay: {
+      bool held = responses_.hold(msg, until);
+      tracer_.emit(TracePoint::kVmbusMsgOut, now, vp,
+                   {TraceField::str_("type", msg_type_name(type)), TraceField::u64("size", msg.size()),
+                    TraceField::str_("fault", held ? "delayed" : "delay_dropped"), TraceField::u64("until_ns", until.ns())});
+      return;
+    }
+    case ResponseControl::Verdict::kSend: break;
+  }
+  tracer_.emit(TracePoint::kVmbusMsgOut, now, vp,
                {TraceField::str_("type", msg_type_name(type)), TraceField::u64("size", msg.size())});
+  enqueue(msg, now);
+}
+
+bool VmbusHost::enqueue(std::span<const uint8_t> msg, VirtualTime now) {
   if (outbox_.size() >= kOutboxDepth) {
+    uint32_t type = 0;
+    std::memcpy(&type, msg.data(), std::min(msg.size(), sizeof type));
     protocol_error(now, "outbox full: the guest does not drain its SINT2 message slot; message dropped",
                    {TraceField::str_("type", msg_type_name(type))});
-    return;
+    return false;
   }
   outbox_.emplace_back(msg.begin(), msg.end());
   flush_outbox(now);
+  return true;
 }
 
+// Host messages go to the last INITIATE_CONTACT's VP and SINT; before one (only injected
+// messages) to VP 0, SINT 2.
 void VmbusHost::flush_outbox(VirtualTime now) {
-  while (!outbox_.empty() && reply_to_) {
-    MessageDelivery d = platform_.post_message(reply_to_->vp, reply_to_->sint, outbox_.front(), now);
+  const ReplyTarget to = reply_to_.value_or(ReplyTarget{});
+  while (!outbox_.empty()) {
+    uint32_t type = 0;
+    std::memcpy(&type, outbox_.front().data(), std::min(outbox_.front().size(), sizeof type));
+    if (busy_retry_) {
+      if (now < *busy_retry_) return;
+    } else if (faults_.fires(FaultPoint::kBusyOutbox)) {
+      busy_retry_ = now + params_.latency;  // this message waits once, for the next retry
+      tracer_.emit(TracePoint::kVmbusMsgOut, now, static_cast<int>(to.vp),
+                   {TraceField::str_("type", msg_type_name(type)),
+                    TraceField::str_("fault", fault_point_name(FaultPoint::kBusyOutbox))});
+      return;
+    }
+    MessageDelivery d = platform_.post_message(to.vp, to.sint, outbox_.front(), now);
     if (d == MessageDelivery::kBusy) return;
+    busy_retry_.reset();
     if (d == MessageDelivery::kRejected) {
-      uint32_t type = 0;
-      std::memcpy(&type, outbox_.front().data(), sizeof type);
       protocol_error(now, "message not deliverable (SynIC or message page disabled on the target VP); dropped",
-                     {TraceField::str_("type", msg_type_name(type)), TraceField::u64("target_vp", reply_to_->vp)});
+                     {TraceField::str_("type", msg_type_name(type)), TraceField::u64("target_vp", to.vp)});
+    } else {
+      last_posted_ = Posted{to.vp, to.sint, std::move(outbox_.front())};
     }
     outbox_.pop_front();
   }
@@ -229,8 +271,8 @@ uint32_t VmbusHost::allocate_relid() const {
   return 0;
 }
 
-void VmbusHost::send_offer(Channel& c, VirtualTime now) {
-  const DeviceDesc& d = c.device().desc();
+OfferChannel VmbusHost::offer_message(const DeviceDesc& d, uint16_t sub_index, uint32_t relid,
+                                      std::optional<uint8_t> monitor_id) {
   OfferChannel m{};
   m.hdr.msgtype = static_cast<uint32_t>(MsgType::kOfferChannel);
   m.if_type = d.class_id;
@@ -238,17 +280,21 @@ void VmbusHost::send_offer(Channel& c, VirtualTime now) {
   m.chn_flags = d.chn_flags;
   m.mmio_megabytes = d.mmio_megabytes;
   std::memcpy(m.user_def, d.user_def, sizeof m.user_def);
-  m.sub_channel_index = c.sub_channel_index();
-  if (monitor_ && !c.monitor_id) c.monitor_id = monitor_->allocate(c.connection_id());
-  if (c.monitor_id) {
-    m.monitorid = *c.monitor_id;
+  m.sub_channel_index = sub_index;
+  if (monitor_id) {
+    m.monitorid = *monitor_id;
     m.monitor_allocated = 1;
   }
-  m.child_relid = c.relid();
+  m.child_relid = relid;
   m.is_dedicated_interrupt = 1;
-  m.connection_id = c.connection_id();
+  m.connection_id = kEventConnectionBase + relid;
+  return m;
+}
+
+void VmbusHost::send_offer(Channel& c, VirtualTime now) {
+  if (monitor_ && !c.monitor_id) c.monitor_id = monitor_->allocate(c.connection_id());
   c.offer_sent = true;
-  send(m, now);
+  send(offer_message(c.device().desc(), c.sub_channel_index(), c.relid(), c.monitor_id), now);
 }
 
 bool VmbusHost::offer(std::string_view name, VirtualTime now) {
@@ -258,7 +304,7 @@ bool VmbusHost::offer(std::string_view name, VirtualTime now) {
   uint32_t relid = allocate_relid();
   if (relid == 0) return false;
   d->relid = relid;
-  auto c = std::make_unique<Channel>(relid, 0, *d->device, d->touched, any_touched_, platform_, tracer_, now_);
+  auto c = std::make_unique<Channel>(relid, 0, *d->device, d->touched, any_touched_, platform_, tracer_, now_, faults_);
   Channel& ch = *c;
   channels_[relid] = std::move(c);
   set_state(ch, ChannelState::kOffered, now);
@@ -275,7 +321,7 @@ void VmbusHost::offer_sub_channels(DeviceSlot& d, VirtualTime now) {
     if (exists) continue;  // still offered (or rescinded and not yet released)
     uint32_t relid = allocate_relid();
     if (relid == 0) return;
-    auto c = std::make_unique<Channel>(relid, i, *d.device, d.touched, any_touched_, platform_, tracer_, now_);
+    auto c = std::make_unique<Channel>(relid, i, *d.device, d.touched, any_touched_, platform_, tracer_, now_, faults_);
     Channel& ch = *c;
     channels_[relid] = std::move(c);
     d.sub_relids.push_back(relid);
@@ -299,6 +345,7 @@ void VmbusHost::forget_channel(uint32_t relid) {
   }
   throttle_.forget(relid);
   draining_.erase(relid);
+  rewriting_.erase(relid);
   if (c->monitor_id && monitor_) monitor_->release(*c->monitor_id);
   channels_.erase(relid);
 }
@@ -384,6 +431,12 @@ void VmbusHost::disconnect(VirtualTime now) {
   gpadls_.clear();
   gpadl_pages_.clear();
   outbox_.clear();
+  busy_retry_.reset();
+  if (size_t n = responses_.drop_held()) {
+    tracer_.emit(TracePoint::kVmbusMsgOut, now, kNoVp,
+                 {TraceField::str_("fault", "delayed_dropped"), TraceField::u64("count", n),
+                  TraceField::str_("why", "disconnect")});
+  }
   monitor_.reset();
   next_scan_.reset();
   conn_.reset();

@@ -21,6 +21,13 @@
 // Monitor pages (§5.8): when the guest gives both in INITIATE_CONTACT, offers carry a monitor id
 // and the host scans the pending bits every monitor_latency while such a channel is open.
 // Omitted: the < 2.4 shared interrupt page, hv_sock (TL_CONNECT), reserved channels, 6.0 feature flags.
+//
+// Fault injection (scenarios; every action is one call with plain arguments, docs/vmbus.md
+// "Fault injection"; implemented in vmbus_host_faults.cc): raw and field-built channel messages,
+// withheld and delayed responses, packets injected into a host->guest ring, TOCTOU rewrites of
+// the last ring packet or SynIC message, and seeded fault points. Injected actions are traced on
+// the existing points with "injected": true or a "fault" field; with nothing armed the host's
+// behaviour and trace are exactly those of the plain host.
 #pragma once
 
 #include <cstdint>
@@ -34,9 +41,11 @@
 #include <vector>
 
 #include "models/vmbus/channel.h"
+#include "models/vmbus/fault_points.h"
 #include "models/vmbus/gpadl.h"
 #include "models/vmbus/monitor.h"
 #include "models/vmbus/protocol.h"
+#include "models/vmbus/response_control.h"
 #include "models/vmbus/throttle.h"
 #include "models/vmbus/vmbus_device.h"
 #include "models/vmbus/vmbus_platform.h"
@@ -103,6 +112,68 @@ class VmbusHost {
   const GpadlTable& gpadls() const { return gpadls_; }
   uint64_t unnecessary_signals() const { return unnecessary_signals_; }
 
+  // --- fault injection ---
+  // Sends `msg` (1..240 bytes, anything) as a channel message to the connection's VP and SINT
+  // (VP 0, SINT 2 before any INITIATE_CONTACT), bypassing every check and response control; it
+  // queues behind host messages already waiting for the SynIC. False for a bad size or a full
+  // outbox. Traced vmbus.msg_out with "injected": true.
+  bool send_raw(std::span<const uint8_t> msg, VirtualTime now);
+  // A message built for send_raw (error empty) or why not (bytes empty).
+  struct BuiltMessage {
+    std::vector<uint8_t> bytes;
+    std::string error;
+  };
+  // A message of `type` as the host would send it now (VERSION_RESPONSE: supported, msg_conn_id
+  // and size for the connected version; other types: zero fields, status success), with `fields`
+  // written by name (message_fields.h; an unknown name or an oversized value is an error naming
+  // the valid fields), then truncated or zero-padded to `size` (1..240) if given.
+  BuiltMessage build_message(MsgType type, const std::map<std::string, uint64_t>& fields,
+                             std::optional<size_t> size = std::nullopt) const;
+  // The OFFERCHANNEL the host sends for `device` (its current relid and monitor id, or the relid
+  // it would get if offered now), then `fields` and `size` as build_message. Unknown device: error.
+  BuiltMessage build_offer(std::string_view device, const std::map<std::string, uint64_t>& fields,
+                           std::optional<size_t> size = std::nullopt) const;
+
+  // Response control (response_control.h): the next `count` host messages of type `response`
+  // are dropped (withhold) or held back by `by` (delay); kUntilCleared = every one until cleared;
+  // count 0 clears that rule. clear_response_control() affects later messages only.
+  static constexpr uint32_t kUntilCleared = ResponseControl::kUntilCleared;
+  void withhold(MsgType response, uint32_t count) { responses_.withhold(static_cast<uint32_t>(response), count); }
+  void delay(MsgType response, VirtualTime by, uint32_t count) {
+    responses_.delay(static_cast<uint32_t>(response), by, count);
+  }
+  void clear_response_control(MsgType response) { responses_.clear(static_cast<uint32_t>(response)); }
+  void clear_response_control() { responses_.clear_all(); }
+
+  // Writes `packet` (any bytes: short, lying len8/offset8, forged trans_id) into relid's
+  // host->guest ring through HostRing::write_raw, signalling per the ring rules. False if the
+  // channel is not open (or its rings are abandoned), the packet can never fit the ring, or the
+  // ring is full (the host then waits for space as for a device packet).
+  bool inject_packet(uint32_t relid, std::span<const uint8_t> packet, VirtualTime now);
+  // A valid VM_PKT_DATA_INBAND packet with `payload`, `trans_id` and `flags`; same rules.
+  bool inject_inband(uint32_t relid, std::span<const uint8_t> payload, uint64_t trans_id, uint16_t flags,
+                     VirtualTime now);
+  // TOCTOU on a ring: arms a rewrite of bytes [offset, offset + bytes.size()) of the last packet
+  // the host wrote into relid's host->guest ring (padding and trailer count as the packet). It
+  // happens at the first host check after the guest's read_index has passed the packet's start:
+  // checks run at every poll (the host asks for one every `latency` while a rewrite is armed)
+  // and before every host write into that ring. Re-arming replaces; a close drops it (traced).
+  // False if the channel is not open, no packet was written since it opened, or the range is
+  // outside the packet.
+  bool rewrite_last_packet(uint32_t relid, uint32_t offset, std::span<const uint8_t> bytes, VirtualTime now);
+  // TOCTOU on the SynIC slot: `after` from now the host asks the platform
+  // (VmbusPlatform::rewrite_message) to overwrite payload bytes [offset, offset + bytes.size())
+  // of the last message it delivered, if the guest has not freed that slot yet. Replaces an
+  // armed one. False if no message was delivered yet or the range is outside it. Traced
+  // vmbus.msg_out with "fault": "rewrite_message" and the result.
+  bool rewrite_last_message(uint32_t offset, std::span<const uint8_t> bytes, VirtualTime after, VirtualTime now);
+
+  // Seeded fault points (fault_points.h): "drop_signal", "delay_drain", "busy_outbox" with
+  // probability num/den (0 disarms) from RngStream(seed, "fault/<point>"). False (and `error`
+  // naming the valid points, if given) for an unknown point or a bad probability.
+  bool set_fault(std::string_view point, uint32_t num, uint32_t den, uint64_t seed, std::string* error = nullptr);
+  void clear_faults() { faults_.clear(); }
+
  private:
   struct Connection {
     uint32_t version = 0;
@@ -149,11 +220,18 @@ class VmbusHost {
   void guest_signalled(Channel& c, VpIndex vp, const char* via, VirtualTime now);
   void scan_monitor(VirtualTime now);
   void send(std::span<const uint8_t> msg, VirtualTime now);
+  bool enqueue(std::span<const uint8_t> msg, VirtualTime now);  // into the outbox, then flush
   template <typename T> void send(const T& msg, VirtualTime now) {
     send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&msg), sizeof msg), now);
   }
   void flush_outbox(VirtualTime now);
   void send_offer(Channel& c, VirtualTime now);
+  static OfferChannel offer_message(const DeviceDesc& d, uint16_t sub_index, uint32_t relid,
+                                    std::optional<uint8_t> monitor_id);
+  // vmbus_host_faults.cc: the poll-time parts of fault injection.
+  void release_delayed(VirtualTime now);
+  void check_rewrites(VirtualTime now);
+  std::optional<VirtualTime> fault_deadline(VirtualTime now) const;
   void offer_sub_channels(DeviceSlot& d, VirtualTime now);
   void forget_channel(uint32_t relid);  // erases it and its device slot's reference
   DeviceSlot* slot_of(const Channel& c);
@@ -174,9 +252,9 @@ class VmbusHost {
   std::optional<Connection> conn_;       // a version was accepted
   std::optional<ReplyTarget> reply_to_;  // outlives conn_ for VERSION_RESPONSE refusals, UNLOAD_RESPONSE
   GpadlTable gpadls_;
-  std::map<uint64_t, uint32_t> gpadl_pages_;
+  std::map<uint64_t, uint32_t> gpadl_pages_;  // PFN -> how many created GPADLs describe it (checker)
   std::optional<MonitorPages> monitor_;      // while connected with monitor pages
-  std::optional<VirtualTime> next_scan_;     // while a channel with a monitor id is open  // PFN -> how many created GPADLs describe it (checker)
+  std::optional<VirtualTime> next_scan_;     // while a channel with a monitor id is open
   std::deque<DeviceSlot> devices_;   // in add order; a deque so channels may point at a slot
   std::set<uint32_t> draining_;      // relids with a drain due (poll visits only these)
   bool any_touched_ = true;          // some DeviceSlot::touched is set
@@ -188,6 +266,25 @@ class VmbusHost {
   VirtualTime now_;                 // of the host entry point in progress (channels read it)
   uint32_t monitored_open_ = 0;     // open channels with a monitor id (scan only while > 0)
   uint64_t unnecessary_signals_ = 0;
+
+  // Fault injection.
+  struct Posted {  // the last message the SynIC accepted
+    VpIndex vp = 0;
+    unsigned sint = kVmbusSint;
+    std::vector<uint8_t> msg;
+  };
+  struct MessageRewrite {
+    VirtualTime due;
+    Posted target;  // the message to rewrite, where it was delivered
+    uint32_t offset = 0;
+    std::vector<uint8_t> bytes;
+  };
+  FaultPoints faults_;
+  ResponseControl responses_;
+  std::optional<VirtualTime> busy_retry_;   // busy_outbox delayed the outbox's front message until then
+  std::optional<Posted> last_posted_;
+  std::optional<MessageRewrite> message_rewrite_;
+  std::set<uint32_t> rewriting_;            // relids with an armed ring rewrite
 };
 
 }  // namespace hvsim::vmbus

@@ -294,6 +294,7 @@ void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
       .drain_due = std::nullopt,
       .space_wait = false,
       .broken = false,
+      .rewrite = std::nullopt,
   };
   if (!s.out.valid() || !s.in.valid()) return result(kStatusUnsuccessful, "OPENCHANNEL ring pages are not RAM");
   c->set_version(conn_->version);

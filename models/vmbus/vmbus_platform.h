@@ -1,6 +1,7 @@
 // What the VMBus host needs from the machine that hosts it: SynIC message delivery, SIEF event
-// flags, partition reference time, and suspending a VP (interrupt throttling). Implemented by the
-// machine over the Hyper-V model; tests use a recording fake.
+// flags, partition reference time, suspending a VP (interrupt throttling), and one fault-injection
+// hook (rewrite_message). Implemented by the machine over the Hyper-V model; tests use a
+// recording fake.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,15 @@ class VmbusPlatform {
   // Interrupt throttling: `vp` runs no instructions until `until`.
   virtual void suspend_vp(VpIndex vp, VirtualTime until) = 0;
   virtual uint32_t vp_count() const = 0;
+  // Fault injection, the control-message TOCTOU (VmbusHost::rewrite_last_message): if SINT
+  // `sint`'s message slot on `vp` still holds a VMBus message whose payload is `expected` (the
+  // guest has not freed the slot yet), overwrite payload bytes [offset, offset + bytes.size())
+  // in the guest's SIM page and return true; otherwise change nothing and return false. The
+  // default is a platform without the hook: always false.
+  virtual bool rewrite_message(VpIndex /*vp*/, unsigned /*sint*/, std::span<const uint8_t> /*expected*/,
+                               size_t /*offset*/, std::span<const uint8_t> /*bytes*/, VirtualTime /*now*/) {
+    return false;
+  }
 };
 
 }  // namespace hvsim::vmbus

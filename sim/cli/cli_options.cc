@@ -12,6 +12,7 @@ const char kMainHelp[] =
     "\n"
     "usage: hvsim run --guest FILE [options]   run a guest ELF (see `hvsim run --help`)\n"
     "       hvsim scenario FILE [options]      run a JSON scenario (see `hvsim scenario --help`)\n"
+    "       hvsim sweep FILE --seeds A..B ...  run a scenario's variants (see `hvsim sweep --help`)\n"
     "       hvsim --help | --version\n"
     "\n"
     "Exit status: 0 guest exited 0; 1 guest exited non-zero; 2 usage or input error;\n"
@@ -65,10 +66,28 @@ const char kScenarioHelp[] =
     "  --guest --vcpus --memory --seed --quantum --tsc-hz --max-time --hv --host --apic-hz\n"
     "  --ap-start --retarget-lag --monitor-latency --throttle --trace --trace-filter --no-console\n"
     "Devices come from the scenario only (--vmbus-devices, --device-param, --shutdown-at are refused).\n"
+    "  --set POINTER=VALUE   set one number or string of the file before it is checked, by JSON\n"
+    "                        pointer, e.g. --set /vmbus/retarget_lag=500us (repeatable, in order)\n"
     "\n"
     "Exit status: 0 every expectation held; 1 an expectation failed (or a timeline action did not run\n"
     "or apply), or the guest exited non-zero and no expectation is about the exit; 2 bad scenario\n"
     "or options; 3 guest crash, 4 watchdog, when no expectation is about that ending.\n";
+
+const char kSweepHelp[] =
+    "usage: hvsim sweep FILE [--seeds A..B] [--vary POINTER=LO..HI[/STEP]]... [scenario options]\n"
+    "\n"
+    "Runs every variant of the scenario FILE, one after the other in one process, in a fixed order:\n"
+    "each seed of A..B (inclusive; default: the scenario's seed), and for each seed every combination\n"
+    "of the --vary values (the first --vary outermost). --vary sets the field at the JSON pointer\n"
+    "(as --set does) to LO, LO+STEP, ... up to HI; STEP defaults to 1. Plain integers set numbers;\n"
+    "with a unit (ns, us, ms, s on all three) they set durations, written in the smallest unit used:\n"
+    "  --vary /vmbus/retarget_lag=0us..20ms/500us   sets \"0us\", \"500us\", ..., \"20000us\"\n"
+    "Prints one line per variant (seed, varied values, status, verdict, trace hash, failed checks),\n"
+    "the counts, and for every failure the `hvsim scenario` command that reproduces it alone.\n"
+    "The `hvsim scenario` options apply to every variant, except --seed (use --seeds), --trace and\n"
+    "--trace-filter (trace a failure with its reproduction command); the guest console is off.\n"
+    "\n"
+    "Exit status: 0 every variant passed; 1 a variant failed; 2 bad options or a bad variant.\n";
 
 namespace {
 
@@ -215,28 +234,59 @@ bool run_option_has_value(const std::string& opt) {
   return false;
 }
 
-void parse_scenario_command(const std::vector<std::string>& args, CommandLine& cl) {
-  cl.command = Command::kScenario;
+// Reads `hvsim scenario` arguments (args[0] is the command) into `cmd`; `extra(opt, args, i)`
+// takes command-specific options first (true: taken). Returns false on --help.
+template <typename Extra>
+bool parse_scenario_arguments(const std::vector<std::string>& args, const char* command, ScenarioCommand& cmd, Extra extra) {
   RunOptions check;  // each option is applied here once, so a bad value fails before anything runs
   for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--help" || args[i] == "-h") { cl.command = Command::kScenarioHelp; return; }
+    if (args[i] == "--help" || args[i] == "-h") return false;
     if (args[i].rfind("-", 0) != 0) {
-      if (!cl.scenario.file.empty()) throw UsageError("scenario: one FILE only, got '" + cl.scenario.file + "' and '" + args[i] + "'");
-      cl.scenario.file = args[i];
+      if (!cmd.file.empty()) throw UsageError(std::string(command) + ": one FILE only, got '" + cmd.file + "' and '" + args[i] + "'");
+      cmd.file = args[i];
       continue;
     }
-    auto [opt, value] = take_option(args, i, run_option_has_value);
+    if (extra(args, i)) continue;
+    auto [opt, value] = take_option(args, i, [](const std::string& o) { return o == "--set" || run_option_has_value(o); });
+    if (opt == "--set") {
+      cmd.sets.push_back(value);
+      continue;
+    }
     bool allowed = false;
     for (const char* k : kScenarioOptions) allowed = allowed || opt == k;
     if (!allowed) {
       if (run_option_has_value(opt))
-        throw UsageError(opt + ": not with a scenario (its devices and host actions come from the file); try `hvsim scenario --help`");
-      throw UsageError("unknown option '" + opt + "'; try `hvsim scenario --help`");
+        throw UsageError(opt + ": not with a scenario (its devices and host actions come from the file); try `hvsim " +
+                         command + " --help`");
+      throw UsageError("unknown option '" + opt + "'; try `hvsim " + command + " --help`");
     }
     apply_run_option(check, opt, value);
-    cl.scenario.options.emplace_back(opt, value);
+    cmd.options.emplace_back(opt, value);
   }
-  if (cl.scenario.file.empty()) throw UsageError("scenario: FILE is required; try `hvsim scenario --help`");
+  if (cmd.file.empty()) throw UsageError(std::string(command) + ": FILE is required; try `hvsim " + command + " --help`");
+  return true;
+}
+
+void parse_scenario_command(const std::vector<std::string>& args, CommandLine& cl) {
+  cl.command = parse_scenario_arguments(args, "scenario", cl.scenario, [](const std::vector<std::string>&, size_t&) { return false; })
+                   ? Command::kScenario
+                   : Command::kScenarioHelp;
+}
+
+void parse_sweep_command(const std::vector<std::string>& args, CommandLine& cl) {
+  SweepCommand& sw = cl.sweep;
+  auto extra = [&](const std::vector<std::string>& a, size_t& i) {
+    size_t at = i;
+    auto [opt, value] = take_option(a, at, [](const std::string& o) { return o == "--seeds" || o == "--vary"; });
+    if (opt == "--seeds") sw.seeds = value;
+    else if (opt == "--vary") sw.varies.push_back(value);
+    else if (opt == "--seed" || opt == "--trace" || opt == "--trace-filter")
+      throw UsageError(opt + ": not with a sweep (" + (opt == "--seed" ? "use --seeds A..B" : "trace a variant with its reproduction command") + ")");
+    else return false;
+    i = at;
+    return true;
+  };
+  cl.command = parse_scenario_arguments(args, "sweep", sw.base, extra) ? Command::kSweep : Command::kSweepHelp;
 }
 
 }  // namespace
@@ -248,6 +298,10 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   if (args[0] == "--version") { cl.command = Command::kVersion; return cl; }
   if (args[0] == "scenario") {
     parse_scenario_command(args, cl);
+    return cl;
+  }
+  if (args[0] == "sweep") {
+    parse_sweep_command(args, cl);
     return cl;
   }
   if (args[0] != "run") throw UsageError("unknown command '" + args[0] + "'; try `hvsim --help`");

@@ -15,20 +15,32 @@ struct RunOptions {
   std::string trace_filter;   // comma-separated globs, empty = all
 };
 
-enum class Command { kHelp, kVersion, kRun, kRunHelp, kScenario, kScenarioHelp };
+enum class Command { kHelp, kVersion, kRun, kRunHelp, kScenario, kScenarioHelp, kSweep, kSweepHelp };
 
-// `hvsim scenario FILE [options]`: the file and the run options given, in order, as
-// (option, value) pairs ("--no-console" has an empty value). They override the scenario's values:
-// apply them with apply_run_option() to the RunOptions built from the scenario.
+// `hvsim scenario FILE [options]`: the file, the `--set POINTER=VALUE` field patches in order (the
+// text after --set; sim/scenario/json_patch.h applies them), and the run options given, in order,
+// as (option, value) pairs ("--no-console" has an empty value). They override the scenario's
+// values: apply them with apply_run_option() to the RunOptions built from the scenario.
 struct ScenarioCommand {
   std::string file;
+  std::vector<std::string> sets;
   std::vector<std::pair<std::string, std::string>> options;
+};
+
+// `hvsim sweep FILE [--seeds A..B] [--vary POINTER=LO..HI/STEP]... [scenario options]`: the
+// scenario command every variant starts from (no --seed, --trace or --trace-filter), the seed
+// range ("" = the scenario's seed) and the varied fields in order (sim/scenario/sweep.h parses them).
+struct SweepCommand {
+  ScenarioCommand base;
+  std::string seeds;
+  std::vector<std::string> varies;
 };
 
 struct CommandLine {
   Command command = Command::kHelp;
   RunOptions run;
   ScenarioCommand scenario;
+  SweepCommand sweep;
 };
 
 CommandLine parse_command_line(const std::vector<std::string>& args);
@@ -47,5 +59,6 @@ VirtualTime parse_span(const std::string& option, const std::string& text);
 extern const char kMainHelp[];
 extern const char kRunHelp[];
 extern const char kScenarioHelp[];
+extern const char kSweepHelp[];
 
 }  // namespace hvsim

@@ -1,7 +1,8 @@
 // hvsim command-line entry point: parses options, builds the machine (from the options, or from a
 // scenario file), runs it, prints the crash report (if any), a scenario's failed checks, and the
 // one-line summary, and exits with the status docs/guest-contract.md §10 (run) or
-// scenarios/README.md (scenario) defines.
+// scenarios/README.md (scenario, sweep) defines. `sweep` runs a scenario's variants
+// (sim/scenario/sweep.h).
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -11,6 +12,7 @@
 #include "sim/core/status.h"
 #include "sim/machine/machine.h"
 #include "sim/scenario/scenario_runner.h"
+#include "sim/scenario/sweep.h"
 
 namespace {
 
@@ -46,7 +48,9 @@ size_t held(const std::vector<hvsim::scenario::CheckResult>& checks) {
 }
 
 int run_scenario(const hvsim::ScenarioCommand& cmd) {
-  hvsim::scenario::Scenario s = hvsim::scenario::load_scenario(cmd.file);
+  std::vector<hvsim::scenario::FieldPatch> patches;
+  for (const std::string& p : cmd.sets) patches.push_back(hvsim::scenario::parse_field_patch(p));
+  hvsim::scenario::Scenario s = hvsim::scenario::load_scenario(cmd.file, patches);
   hvsim::scenario::ScenarioRunner runner(s, cmd.options);
   hvsim::scenario::ScenarioReport r = runner.run();
   std::fflush(stdout);
@@ -76,6 +80,8 @@ int main(int argc, char** argv) {
       case hvsim::Command::kVersion: std::puts("hvsim 0.1.0"); return 0;
       case hvsim::Command::kRun: return run(cl.run);
       case hvsim::Command::kScenario: return run_scenario(cl.scenario);
+      case hvsim::Command::kSweepHelp: std::fputs(hvsim::kSweepHelp, stdout); return 0;
+      case hvsim::Command::kSweep: return hvsim::scenario::run_sweep(cl.sweep, argv[0], stdout);
     }
   } catch (const hvsim::UsageError& e) {
     std::fprintf(stderr, "hvsim: error: %s\n", e.what());

@@ -26,10 +26,6 @@ size_t fields_matching(const TraceRecord& r, const TraceSelector& s) {
   return n;
 }
 
-bool matches(const TraceRecord& r, const TraceSelector& s) {
-  return r.point == s.point && fields_matching(r, s) == s.where.size();
-}
-
 std::string at_line(const TraceRecord& r) {
   return "trace line " + std::to_string(r.line) + " (t=" + format_seconds(r.t) + "): " + r.text;
 }
@@ -114,6 +110,10 @@ std::string verdict_text(const RunEnd& run) {
 }
 
 }  // namespace
+
+bool matches(const TraceRecord& r, const TraceSelector& s) {
+  return r.point == s.point && fields_matching(r, s) == s.where.size();
+}
 
 void TraceLog::add(uint64_t line, std::string_view json_line) {
   json j = json::parse(json_line, nullptr, /*allow_exceptions=*/false);

@@ -78,6 +78,8 @@ struct CheckResult {
   std::string why;          // failures: what was found instead and where
 };
 
+// Whether the record is of the selector's point and has every `where` field with its value.
+bool matches(const TraceRecord& r, const TraceSelector& s);
 // The trace point named `name` ("vmbus.channel"), if any.
 std::optional<TracePoint> trace_point_named(std::string_view name);
 // "trace vmbus.channel where {\"state\":\"released\"} count 1", or the label when there is one.

@@ -9,7 +9,6 @@
 #include "models/devices/shutdown/device.h"
 #include "models/devices/test/device.h"
 #include "sim/core/status.h"
-#include "sim/scenario/time_text.h"
 
 namespace hvsim::scenario {
 namespace {
@@ -41,7 +40,7 @@ std::string resolve_guest_path(const std::string& guest, const std::string& scen
 }
 
 ScenarioRunner::ScenarioRunner(const Scenario& s, const std::vector<std::pair<std::string, std::string>>& cli_options)
-    : s_(s), wanted_(static_cast<size_t>(TracePoint::kCount), false), actions_(s.timeline.size()) {
+    : s_(s), wanted_(static_cast<size_t>(TracePoint::kCount), false) {
   options_.machine = s.machine;
   MachineParams& m = options_.machine;
   m.guest = resolve_guest_path(s.guest, s.file, default_guest_dir());
@@ -70,16 +69,10 @@ ScenarioRunner::ScenarioRunner(const Scenario& s, const std::vector<std::pair<st
   for (const DeviceSpec& d : s.devices)
     if (!d.offered) host->add_device(devices::make_device(d.type, d.name, devices::DeviceOptions{d.params}, m.seed), false);
 
-  for (size_t i = 0; i < s.timeline.size(); ++i) {
-    const TimelineEntry& e = s.timeline[i];
+  for (const TimelineEntry& e : s.timeline)
     if (!host && needs_vmbus_host(e.action))
       throw UsageError(s.file + ": " + e.pointer + ": " + describe(e.action) + " needs the VMBus host, and this machine has none");
-    machine_->events().schedule(e.when.at, EventPriority::kScenario, [this, i] {
-      const TimelineEntry& entry = s_.timeline[i];
-      actions_[i].ran = true;
-      actions_[i].applied = perform(entry.action, entry.when.at);
-    });
-  }
+  timeline_ = std::make_unique<TimelineScheduler>(s, *machine_, [this](const Action& a, VirtualTime now) { return perform(a, now); });
 
   for (const Expectation& x : s.expectations) {
     if (const auto* t = std::get_if<TraceExpectation>(&x.what)) {
@@ -87,11 +80,13 @@ ScenarioRunner::ScenarioRunner(const Scenario& s, const std::vector<std::pair<st
       if (t->after_trace) add_wanted(wanted_, *t->after_trace);
     }
   }
-  // Observing makes the tracer format every record: only when an expectation reads the trace.
-  if (std::find(wanted_.begin(), wanted_.end(), true) != wanted_.end()) {
-    machine_->tracer().add_observer([this](TracePoint p, VirtualTime, int, std::string_view json) {
+  // Observing makes the tracer format every record: only when an expectation or a trigger reads
+  // the trace.
+  if (std::find(wanted_.begin(), wanted_.end(), true) != wanted_.end() || timeline_->watches_any()) {
+    machine_->tracer().add_observer([this](TracePoint p, VirtualTime t, int, std::string_view json) {
       ++lines_;
       if (wanted_[static_cast<size_t>(p)]) log_.add(lines_, json);
+      timeline_->on_record(p, t, json);
     });
   }
   if (!options_.trace_path.empty() && !machine_->tracer().open_jsonl(options_.trace_path, options_.trace_filter))
@@ -130,14 +125,7 @@ ScenarioReport ScenarioRunner::run() {
   ScenarioReport r;
   r.run.verdict = machine_->run();
   r.run.end = machine_->now();
-  for (size_t i = 0; i < s_.timeline.size(); ++i) {
-    const TimelineEntry& e = s_.timeline[i];
-    CheckResult c{e.pointer, "at " + format_time(e.when.at) + ": " + describe(e.action), false, {}};
-    c.held = actions_[i].ran && actions_[i].applied;
-    if (!actions_[i].ran) c.why = "never ran: the run ended at " + format_time(r.run.end) + " (" + r.run.verdict.label() + ")";
-    else if (!actions_[i].applied) c.why = "the host refused it (no such channel or device in a state the action applies to)";
-    r.actions.push_back(std::move(c));
-  }
+  r.actions = timeline_->results(r.run);
   for (const Expectation& x : s_.expectations) r.expectations.push_back(evaluate(x, log_, r.run));
   r.status = scenario_status(s_, r);
   return r;

@@ -4,10 +4,11 @@
 // scenario and the command line are valid: MachineParams from the scenario, then the command-line
 // run options in order (they override it), the guest path resolved (resolve_guest_path), the
 // devices offered at start passed as MachineParams.vmbus_devices / device_params, the others
-// added to the VMBus host unoffered (hot-add), every timeline action scheduled on
-// Machine::events() at its exact virtual time with EventPriority::kScenario (after host model
-// events due at the same time). run() runs to a verdict, records which actions ran and whether
-// the host accepted them, and evaluates every expectation over the records they name.
+// added to the VMBus host unoffered (hot-add), the timeline armed (timeline_scheduler.h: every
+// action runs as an event of Machine::events() with EventPriority::kScenario, after host model
+// events due at the same time, when its trigger fires). run() runs to a verdict, records which
+// actions ran and whether the host accepted them, and evaluates every expectation over the
+// records they name.
 // The exit status rule (scenario_status) is documented in scenarios/README.md.
 #pragma once
 
@@ -20,6 +21,7 @@
 #include "sim/machine/machine.h"
 #include "sim/scenario/expectations.h"
 #include "sim/scenario/scenario_spec.h"
+#include "sim/scenario/timeline_scheduler.h"
 
 namespace hvsim::scenario {
 
@@ -43,10 +45,6 @@ class ScenarioRunner {
   Machine& machine() { return *machine_; }
 
  private:
-  struct ActionState {
-    bool ran = false;
-    bool applied = false;
-  };
   bool perform(const Action& a, VirtualTime now);  // false: the host refused it
 
   const Scenario& s_;
@@ -55,7 +53,7 @@ class ScenarioRunner {
   std::vector<bool> wanted_;  // by TracePoint: records some expectation looks at
   TraceLog log_;
   uint64_t lines_ = 0;        // records emitted so far (the trace's line numbers)
-  std::vector<ActionState> actions_;
+  std::unique_ptr<TimelineScheduler> timeline_;
 };
 
 // The guest ELF path a scenario names: "${HVSIM_GUEST_DIR}/NAME.elf" is under `guest_dir`; an

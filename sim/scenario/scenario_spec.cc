@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "models/devices/registry.h"
@@ -182,7 +183,8 @@ Action parse_action(const std::string& kind, const Object& o, const Scenario& s)
 }
 
 std::vector<std::string_view> action_keys(const std::string& kind) {
-  std::vector<std::string_view> keys = {"at", "do"};
+  std::vector<std::string_view> keys(std::begin(kWhenKeys), std::end(kWhenKeys));
+  keys.push_back("do");
   if (kind == "offer" || kind == "rescind") keys.push_back("device");
   else if (kind == "rescind_relid") keys.push_back("relid");
   else if (kind == "push") keys.insert(keys.end(), {"device", "payload_hex"});
@@ -194,7 +196,7 @@ std::vector<std::string_view> action_keys(const std::string& kind) {
 }
 
 void parse_timeline(const Value& v, Scenario& s) {
-  VirtualTime previous;
+  std::optional<VirtualTime> previous;  // the last `at` entry's time
   for (const Value& e : v.array()) {
     // Read "do" first: it decides which other keys the entry may have.
     if (!e.json().is_object()) e.fail("an object");
@@ -203,29 +205,23 @@ void parse_timeline(const Value& v, Scenario& s) {
     std::string kind = kind_value->string_of({"offer", "rescind", "rescind_relid", "push", "change_tsc_frequency",
                                              "set_retarget_lag", "set_throttle", "shutdown"});
     Object o(e, action_keys(kind));
-    Value at = o.required("at");
-    TimelineEntry t{e.pointer(), When{at.duration()}, parse_action(kind, o, s)};
-    if (t.when.at < previous)
-      at.fail("a time at or after the previous action's (" + format_time(previous) + "); the timeline is in time order");
-    previous = t.when.at;
+    TimelineEntry t{e.pointer(), parse_entry_id(e), parse_when(e, s.machine.vcpus), parse_action(kind, o, s)};
+    if (const auto* at = std::get_if<AtTrigger>(&t.when.trigger)) {
+      if (previous && at->at < *previous)
+        o.required("at").fail("a time at or after the previous at entry's (" + format_time(*previous) +
+                              "); at entries are in time order");
+      previous = at->at;
+    }
     s.timeline.push_back(std::move(t));
   }
-}
-
-TraceSelector parse_selector(const Value& name, const std::optional<Value>& where) {
-  TraceSelector sel;
-  std::optional<TracePoint> p = name.json().is_string() ? trace_point_named(name.string()) : std::nullopt;
-  if (!p) name.fail("a trace point name from sim/core/trace_points.def, e.g. \"vmbus.channel\"");
-  if (*p == TracePoint::kBlock) name.fail_message("cpu.block is a verbose trace point expectations do not see");
-  sel.point = *p;
-  if (where) {
-    for (const auto& [key, value] : where->members()) {
-      const nlohmann::json& j = value.json();
-      if (!j.is_string() && !j.is_number_integer() && !j.is_boolean()) value.fail("a string, an integer or a boolean");
-      sel.where.emplace_back(key, j);
-    }
+  std::vector<When*> whens;
+  std::vector<std::string> ids, pointers;
+  for (TimelineEntry& t : s.timeline) {
+    whens.push_back(&t.when);
+    ids.push_back(t.id);
+    pointers.push_back(t.pointer);
   }
-  return sel;
+  check_after_references(whens, ids, pointers, s.file);
 }
 
 TraceExpectation parse_trace_expectation(const Object& o, bool never) {
@@ -292,8 +288,9 @@ void parse_expectations(const Value& v, Scenario& s) {
 
 }  // namespace
 
-Scenario parse_scenario(const std::string& text, const std::string& file) {
+Scenario parse_scenario(const std::string& text, const std::string& file, const std::vector<FieldPatch>& patches) {
   nlohmann::json doc = parse_json_document(text, file);
+  for (const FieldPatch& p : patches) apply_patch(doc, p, file);
   Value root(doc, "", file);
   if (!doc.is_object()) root.fail("a scenario object");
   Object top(root, {"schema", "description", "machine", "devices", "vmbus", "timeline", "expect"});
@@ -315,12 +312,12 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
   return s;
 }
 
-Scenario load_scenario(const std::string& path) {
+Scenario load_scenario(const std::string& path, const std::vector<FieldPatch>& patches) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError(path + ": cannot read the scenario file");
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_scenario(text.str(), path);
+  return parse_scenario(text.str(), path, patches);
 }
 
 std::string describe(const Action& a) {

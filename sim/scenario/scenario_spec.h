@@ -3,12 +3,13 @@
 //
 // parse_scenario() validates the whole document before anything runs: an unknown key at any
 // level, a wrong type, a value out of range, a device parameter its model rejects, an action that
-// names a missing device or a device of the wrong type, a timeline out of time order, an unknown
-// trace point: each is a UsageError "FILE: /json/pointer: expected ..., got ...". The result
+// names a missing device or a device of the wrong type, `at` entries out of time order, a bad
+// trigger (trigger_spec.h), an unknown trace point: each is a UsageError "FILE: /json/pointer:
+// expected ..., got ...". Field patches (json_patch.h, `--set`) apply before validation. The result
 // holds the machine as MachineParams (defaults of `hvsim run` where the file is silent), the
 // devices, the timeline and the expectations; scenario_runner.h turns it into a run.
-// Extension points for later versions: When (today only an exact virtual time), Action and
-// ExpectationKind are variants a new trigger, action or expectation is added to.
+// Extension points for later versions: Trigger (trigger_spec.h), Action and ExpectationKind are
+// variants a new trigger, action or expectation is added to.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,8 @@
 
 #include "sim/machine/machine.h"
 #include "sim/scenario/expectations.h"
+#include "sim/scenario/json_patch.h"
+#include "sim/scenario/trigger_spec.h"
 
 namespace hvsim::scenario {
 
@@ -30,11 +33,6 @@ struct DeviceSpec {
   std::string name, type;
   std::map<std::string, std::string> params;    // as devices::DeviceOptions takes them
   bool offered = true;                          // false: only an "offer" action makes it appear (hot-add)
-};
-
-// When a timeline action runs. v1: at an exact virtual time.
-struct When {
-  VirtualTime at;
 };
 
 struct OfferAction { std::string device; };
@@ -50,6 +48,7 @@ using Action = std::variant<OfferAction, RescindAction, RescindRelidAction, Push
 
 struct TimelineEntry {
   std::string pointer;  // "/timeline/N"
+  std::string id;       // "" = none
   When when;
   Action action;
 };
@@ -60,14 +59,14 @@ struct Scenario {
   MachineParams machine;       // guest still unresolved, vmbus_devices/device_params not yet set
   std::string guest;           // as written; scenario_runner.h resolves it
   std::vector<DeviceSpec> devices;
-  std::vector<TimelineEntry> timeline;     // in file order = time order
+  std::vector<TimelineEntry> timeline;     // in file order (`at` entries in time order)
   std::vector<Expectation> expectations;
 };
 
-// Parses a scenario document; `file` names it in messages. Throws UsageError.
-Scenario parse_scenario(const std::string& text, const std::string& file);
+// Parses a scenario document, patched first; `file` names it in messages. Throws UsageError.
+Scenario parse_scenario(const std::string& text, const std::string& file, const std::vector<FieldPatch>& patches = {});
 // Reads and parses a file. Throws UsageError (unreadable file included).
-Scenario load_scenario(const std::string& path);
+Scenario load_scenario(const std::string& path, const std::vector<FieldPatch>& patches = {});
 // One line describing an action: "rescind heartbeat", "push t1 (4 bytes)".
 std::string describe(const Action& a);
 

@@ -43,6 +43,28 @@ TEST(ScenarioCli, MistakesAreUsageErrors) {
               std::string(opt) + ": not with a scenario (its devices and host actions come from the file); try `hvsim scenario --help`");
 }
 
+TEST(ScenarioCli, SetPatchesAndSweeps) {
+  CommandLine cl = parse_command_line({"scenario", "s.json", "--set", "/vmbus/retarget_lag=5us", "--seed", "2", "--set=/machine/vcpus=1"});
+  EXPECT_EQ(cl.scenario.sets, (std::vector<std::string>{"/vmbus/retarget_lag=5us", "/machine/vcpus=1"}));
+  EXPECT_EQ(cl.scenario.options.size(), 1u);
+  cl = parse_command_line({"sweep", "s.json", "--seeds", "1..10", "--vary", "/a=1..2", "--vary=/b=1us..2us", "--set", "/c=1",
+                           "--quantum", "500"});
+  EXPECT_EQ(cl.command, Command::kSweep);
+  EXPECT_EQ(cl.sweep.base.file, "s.json");
+  EXPECT_EQ(cl.sweep.seeds, "1..10");
+  EXPECT_EQ(cl.sweep.varies, (std::vector<std::string>{"/a=1..2", "/b=1us..2us"}));
+  EXPECT_EQ(cl.sweep.base.sets, (std::vector<std::string>{"/c=1"}));
+  using Options = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(cl.sweep.base.options, (Options{{"--quantum", "500"}}));
+  EXPECT_EQ(parse_command_line({"sweep", "--help"}).command, Command::kSweepHelp);
+  EXPECT_EQ(usage_error({"sweep"}), "sweep: FILE is required; try `hvsim sweep --help`");
+  EXPECT_EQ(usage_error({"sweep", "s.json", "--seed", "1"}), "--seed: not with a sweep (use --seeds A..B)");
+  EXPECT_EQ(usage_error({"sweep", "s.json", "--trace", "t.jsonl"}),
+            "--trace: not with a sweep (trace a variant with its reproduction command)");
+  EXPECT_EQ(usage_error({"sweep", "s.json", "--vary"}), "--vary: missing value");
+  EXPECT_EQ(usage_error({"sweep", "s.json", "--bogus"}), "unknown option '--bogus'; try `hvsim sweep --help`");
+}
+
 TEST(ScenarioCli, RunKeepsItsOptions) {
   CommandLine cl = parse_command_line({"run", "--guest", "g.elf", "--seed=9", "--device-param", "heartbeat.period=1s"});
   EXPECT_EQ(cl.command, Command::kRun);

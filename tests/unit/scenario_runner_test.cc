@@ -118,6 +118,66 @@ TEST_F(ScenarioRunnerTest, ActionsRunAtTheirExactVirtualTime) {
   EXPECT_EQ(r.report.run.end, VirtualTime::from_us(1500)) << "the action kept the machine alive until it ran";
 }
 
+// run.start (t=0) triggers the first change, `after` chains the second to it, `repeat` runs the
+// third three times: each leaves one reftsc.update at its exact time.
+TEST_F(ScenarioRunnerTest, TraceAfterAndRepeatTriggersRunAtTheirTimes) {
+  Ran r = run_text(scenario_text("halt_forever", R"(, "devices": [], "timeline": [
+      {"id": "first", "on": {"trace": "run.start"}, "delay": "1500us", "do": "change_tsc_frequency", "hz": 3000000000},
+      {"after": "first", "delay": "100us", "do": "change_tsc_frequency", "hz": 2000000000},
+      {"at": "2ms", "repeat": {"every": "100us", "count": 3}, "do": "change_tsc_frequency", "hz": 2500000000}],
+      "expect": [{"trace": "reftsc.update", "count": 1, "after": "1500us", "before": "1500001ns"},
+                 {"trace": "reftsc.update", "count": 1, "after": "1600us", "before": "1600001ns"},
+                 {"trace": "reftsc.update", "count": 3, "after": "2ms", "before": "2200001ns"},
+                 {"trace": "reftsc.update", "count": 5, "after": "1us"},
+                 {"ends_before": "3ms"}])"));
+  ASSERT_EQ(r.report.actions.size(), 3u);
+  for (const CheckResult& c : r.report.actions) EXPECT_TRUE(c.held) << c.pointer << " " << c.why;
+  for (const CheckResult& c : r.report.expectations) EXPECT_TRUE(c.held) << c.pointer << " " << c.why;
+  EXPECT_EQ(r.report.actions[0].description, "on the 1st run.start + 1500us: change_tsc_frequency 3000000000");
+  EXPECT_EQ(r.report.actions[2].description, "at 2ms, 3 times every 100us: change_tsc_frequency 2500000000");
+  EXPECT_EQ(r.report.status, 0);
+  EXPECT_EQ(r.report.run.end, VirtualTime::from_us(2200)) << "the last repeat kept the machine alive until it ran";
+}
+
+TEST_F(ScenarioRunnerTest, TriggersThatNeverFireSayWhy) {
+  Ran r = run_text(scenario_text("halt_forever", R"(, "devices": [], "timeline": [
+      {"id": "never", "on": {"trace": "run.start", "nth": 2}, "do": "change_tsc_frequency", "hz": 3000000000},
+      {"after": "never", "do": "change_tsc_frequency", "hz": 3000000000},
+      {"at": "1ms", "repeat": {"every": "1s", "count": 2}, "do": "change_tsc_frequency", "hz": 3000000000}],
+      "expect": [{"ends_before": "1s"}])"));
+  EXPECT_EQ(r.report.status, 1);
+  ASSERT_EQ(r.report.actions.size(), 3u);
+  for (const CheckResult& c : r.report.actions) EXPECT_FALSE(c.held) << c.pointer;
+  EXPECT_EQ(r.report.actions[0].why, "never ran: found 1 of the 2 matching records it waits for; the run ended at 1s (watchdog)");
+  EXPECT_EQ(r.report.actions[1].why, "never ran: never (/timeline/0) never ran; the run ended at 1s (watchdog)");
+  EXPECT_EQ(r.report.actions[2].why, "ran 1 of 2 times: the run ended at 1s (watchdog)");
+}
+
+// hello retires a few thousand instructions in about 2.5 us: a count it reaches fires at a poll
+// (every kInsnPollStep); one it never reaches does not keep a halted machine alive.
+TEST_F(ScenarioRunnerTest, InstructionCountTriggersArePolled) {
+  Ran r = run_text(scenario_text("hello", R"(, "devices": [], "timeline": [
+      {"after_insns": {"vp": 0, "count": 1000}, "do": "change_tsc_frequency", "hz": 3000000000}],
+      "expect": [{"exit_code": 0}])"));
+  EXPECT_TRUE(r.report.actions[0].held) << r.report.actions[0].why;
+  EXPECT_EQ(r.report.status, 0);
+
+  r = run_text(scenario_text("halt_forever", R"(, "devices": [], "timeline": [
+      {"after_insns": {"vp": 0, "count": 1000000000}, "do": "change_tsc_frequency", "hz": 3000000000}],
+      "expect": [{"ends_before": "1ms"}])"));
+  EXPECT_FALSE(r.report.actions[0].held);
+  EXPECT_EQ(r.report.actions[0].why.rfind("never ran: vp0 retired ", 0), 0u) << r.report.actions[0].why;
+  EXPECT_LT(r.report.run.end, VirtualTime::from_ms(1)) << "polling stopped once nothing could run";
+  try {
+    run_text(R"({"schema": 1, "machine": {"guest": "${HVSIM_GUEST_DIR}/hello.elf", "vcpus": 2}, "devices": [], "timeline": [
+        {"after_insns": {"vp": 1, "count": 5}, "do": "change_tsc_frequency", "hz": 3000000000}]})",
+             {{"--vcpus", "1"}});
+    FAIL() << "expected a usage error";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "/scenarios/s.json: /timeline/0/after_insns/vp: the machine has 1 vCPU(s); vp 1 does not exist");
+  }
+}
+
 TEST_F(ScenarioRunnerTest, CommandLineOptionsOverrideTheScenario) {
   const std::string text = scenario_text("hello", R"(, "devices": [])");
   Ran a = run_text(text);

@@ -89,7 +89,8 @@ TEST(ScenarioSpec, AValidFileBecomesTypedValues) {
 
   ASSERT_EQ(s.timeline.size(), 8u);
   EXPECT_EQ(s.timeline[1].pointer, "/timeline/1");
-  EXPECT_EQ(s.timeline[1].when.at, VirtualTime::from_ms(1));
+  EXPECT_EQ(std::get<AtTrigger>(s.timeline[1].when.trigger).at, VirtualTime::from_ms(1));
+  EXPECT_EQ(s.timeline[1].when.repeat.count, 1u);
   EXPECT_EQ(std::get<PushAction>(s.timeline[1].action).payload, (std::vector<uint8_t>{0x0a, 0xff}));
   EXPECT_EQ(std::get<RescindRelidAction>(s.timeline[2].action).relid, 3u);
   EXPECT_EQ(std::get<ChangeTscFrequencyAction>(s.timeline[3].action).hz, 2500000000u);
@@ -172,7 +173,7 @@ TEST(ScenarioSpec, UnknownKeysAreRejectedAtEveryLevel) {
   }
   json j = valid();
   j["timeline"][0]["hz"] = 5;  // a key of another action
-  EXPECT_EQ(error_of(j), "s.json: /timeline/0/hz: unknown key; expected one of: at, do, device");
+  EXPECT_EQ(error_of(j), "s.json: /timeline/0/hz: unknown key; expected one of: id, at, on, after_insns, after, delay, repeat, do, device");
   j = valid();
   j["expect"][4]["count"] = 0;  // never takes no count
   EXPECT_EQ(error_of(j).rfind("s.json: /expect/4/count: unknown key", 0), 0u) << error_of(j);
@@ -242,7 +243,7 @@ TEST(ScenarioSpec, MissingKeysAreNamed) {
   EXPECT_EQ(error_of(j), "s.json: /machine: missing key \"guest\"");
   j = valid();
   j["timeline"][2].erase("at");
-  EXPECT_EQ(error_of(j), "s.json: /timeline/2: missing key \"at\"");
+  EXPECT_EQ(error_of(j), "s.json: /timeline/2: missing a trigger: one of \"at\", \"on\", \"after_insns\", \"after\"");
   j = valid();
   j["timeline"][2].erase("do");
   EXPECT_EQ(error_of(j), "s.json: /timeline/2: missing key \"do\"");
@@ -266,7 +267,126 @@ TEST(ScenarioSpec, ActionsMustNameAnExistingDeviceOfTheRightType) {
 TEST(ScenarioSpec, TheTimelineIsInTimeOrder) {
   json j = valid();
   j["timeline"][3]["at"] = "1500us";
-  EXPECT_EQ(error_of(j), "s.json: /timeline/3/at: expected a time at or after the previous action's (2ms); the timeline is in time order, got \"1500us\"");
+  EXPECT_EQ(error_of(j), "s.json: /timeline/3/at: expected a time at or after the previous at entry's (2ms); at entries are in time order, got \"1500us\"");
+}
+
+TEST(ScenarioSpec, TriggersBecomeTypedValues) {
+  json j = valid();
+  j["timeline"] = json::parse(R"([
+    {"id": "open2", "on": {"trace": "vmbus.msg_in", "where": {"type": "OPENCHANNEL"}, "nth": 2}, "delay": "5us",
+     "do": "rescind", "device": "heartbeat"},
+    {"after_insns": {"vp": 1, "count": 100000}, "do": "set_retarget_lag", "lag": "1us"},
+    {"after": "open2", "delay": "50us", "repeat": {"every": "100us", "count": 3}, "do": "push", "device": "t1", "payload_hex": "00"},
+    {"at": "3ms", "do": "offer", "device": "t1"},
+    {"on": {"trace": "run.start"}, "do": "offer", "device": "t1"}
+  ])");
+  Scenario s = parse(j);
+  ASSERT_EQ(s.timeline.size(), 5u);
+  EXPECT_EQ(s.timeline[0].id, "open2");
+  const auto& on = std::get<TraceTrigger>(s.timeline[0].when.trigger);
+  EXPECT_EQ(on.select.point, TracePoint::kVmbusMsgIn);
+  EXPECT_EQ(on.nth, 2u);
+  EXPECT_EQ(s.timeline[0].when.delay, VirtualTime::from_us(5));
+  EXPECT_EQ(std::get<InsnTrigger>(s.timeline[1].when.trigger).vp, 1u);
+  EXPECT_EQ(std::get<InsnTrigger>(s.timeline[1].when.trigger).count, 100000u);
+  const auto& after = std::get<AfterTrigger>(s.timeline[2].when.trigger);
+  EXPECT_EQ(after.entry, 0u);
+  EXPECT_EQ(s.timeline[2].when.repeat.count, 3u);
+  EXPECT_EQ(s.timeline[2].when.repeat.every, VirtualTime::from_us(100));
+  EXPECT_EQ(std::get<TraceTrigger>(s.timeline[4].when.trigger).nth, 1u) << "nth defaults to 1";
+  EXPECT_EQ(describe(s.timeline[0].when), "on the 2nd vmbus.msg_in where {\"type\":\"OPENCHANNEL\"} + 5us");
+  EXPECT_EQ(describe(s.timeline[1].when), "after 100000 instructions on vp1");
+  EXPECT_EQ(describe(s.timeline[2].when), "50us after open2, 3 times every 100us");
+  EXPECT_EQ(describe(s.timeline[3].when), "at 3ms");
+}
+
+TEST(ScenarioSpec, BadTriggersNameThePointer) {
+  struct Case {
+    const char* entry;
+    const char* error;
+  };
+  const Case cases[] = {
+      {R"({"at": "1ms", "on": {"trace": "run.start"}, "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0: a timeline entry has exactly one trigger of at, on, after_insns, after; this one has at and on"},
+      {R"({"on": {"trace": "vmbus.nothing"}, "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/on/trace: expected a trace point name from sim/core/trace_points.def, e.g. \"vmbus.channel\", got \"vmbus.nothing\""},
+      {R"({"on": {"trace": "run.start", "nth": 0}, "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/on/nth: expected an integer from 1 to 18446744073709551615, got 0"},
+      {R"({"on": {"trace": "run.start", "when": 1}, "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/on/when: unknown key; expected one of: trace, where, nth"},
+      {R"({"on": {"trace": "vmbus.channel", "where": {"relid": 1.5}}, "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/on/where/relid: expected a string, an integer or a boolean, got 1.5"},
+      {R"({"after_insns": {"vp": 2, "count": 10}, "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/after_insns/vp: expected an integer from 0 to 1, got 2"},
+      {R"({"after_insns": {"vp": 0}, "do": "offer", "device": "t1"})", "s.json: /timeline/0/after_insns: missing key \"count\""},
+      {R"({"at": "1ms", "delay": "1us", "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/delay: delay needs a trigger other than at (write the time into at)"},
+      {R"({"at": "1ms", "repeat": {"every": "0", "count": 2}, "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/repeat/every: expected a non-zero duration, got \"0\""},
+      {R"({"at": "1ms", "repeat": {"every": "1ms"}, "do": "offer", "device": "t1"})", "s.json: /timeline/0/repeat: missing key \"count\""},
+      {R"({"after": "nobody", "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/after: expected the id of another timeline entry, got \"nobody\""},
+      {R"({"id": "bad id", "at": "1ms", "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/id: expected an id of letters, digits, '_' and '-', got \"bad id\""},
+  };
+  for (const Case& c : cases) {
+    json j = valid();
+    j["timeline"] = json::array({json::parse(c.entry)});
+    EXPECT_EQ(error_of(j), c.error) << c.entry;
+  }
+}
+
+TEST(ScenarioSpec, AfterReferencesMustNotRepeatIdsOrFormCycles) {
+  json j = valid();
+  j["timeline"] = json::parse(R"([
+    {"id": "a", "at": "1ms", "do": "offer", "device": "t1"},
+    {"id": "a", "at": "2ms", "do": "offer", "device": "t1"}])");
+  EXPECT_EQ(error_of(j), "s.json: /timeline/1/id: id \"a\" is already used by /timeline/0");
+  j["timeline"] = json::parse(R"([
+    {"id": "root", "at": "1ms", "do": "offer", "device": "t1"},
+    {"id": "x", "after": "z", "do": "offer", "device": "t1"},
+    {"id": "y", "after": "x", "do": "offer", "device": "t1"},
+    {"id": "z", "after": "y", "do": "offer", "device": "t1"}])");
+  EXPECT_EQ(error_of(j), "s.json: /timeline/1/after: a cycle of after references (x -> z -> y -> x): none of these entries could ever run");
+  j["timeline"] = json::parse(R"([{"id": "self", "after": "self", "do": "offer", "device": "t1"}])");
+  EXPECT_EQ(error_of(j), "s.json: /timeline/0/after: a cycle of after references (self -> self): none of these entries could ever run");
+  j["timeline"] = json::parse(R"([
+    {"id": "x", "after": "root", "do": "offer", "device": "t1"},
+    {"id": "root", "at": "1ms", "do": "offer", "device": "t1"}])");
+  EXPECT_EQ(error_of(j), "") << "an entry may name a later one";
+}
+
+TEST(ScenarioSpec, FieldPatchesApplyBeforeValidation) {
+  const std::string text = valid().dump();
+  Scenario s = parse_scenario(text, "s.json", {{"/vmbus/retarget_lag", "500us"}, {"/machine/seed", "9"}, {"/timeline/7/at", "8ms"}});
+  EXPECT_EQ(s.machine.retarget_lag, VirtualTime::from_us(500));
+  EXPECT_EQ(s.machine.seed, 9u);
+  EXPECT_EQ(std::get<AtTrigger>(s.timeline[7].when.trigger).at, VirtualTime::from_ms(8));
+  s = parse_scenario(text, "s.json", {{"/machine/hv", "hv-synic,hv-vpindex"}, {"/devices/0/params/period", "7ms"}});
+  EXPECT_EQ(s.machine.hv, "hv-synic,hv-vpindex") << "a missing member of an existing object is added";
+  EXPECT_EQ(s.devices[0].params.at("period"), "7ms");
+  auto error = [&](FieldPatch p) {
+    try {
+      parse_scenario(text, "s.json", {p});
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(error({"/machine/vcpus", "two"}), "s.json: --set /machine/vcpus: /machine/vcpus holds a number; expected a non-negative integer, got 'two'");
+  EXPECT_EQ(error({"/machine/vcpus", "99"}), "s.json: /machine/vcpus: expected an integer from 1 to 64, got 99") << "then validated as usual";
+  EXPECT_EQ(error({"/nope/x", "1"}), "s.json: --set /nope/x: /nope does not exist");
+  EXPECT_EQ(error({"/timeline/8/at", "1ms"}), "s.json: --set /timeline/8/at: /timeline/8 does not exist (/timeline has 8 elements)");
+  EXPECT_EQ(error({"/devices/2/offered", "true"}), "s.json: --set /devices/2/offered: /devices/2/offered holds a boolean; only numbers and strings can be set");
+  EXPECT_EQ(error({"/machine/vcpus/x", "1"}), "s.json: --set /machine/vcpus/x: /machine/vcpus is not an object or an array");
+  EXPECT_EQ(error({"/a~2", "1"}), "s.json: --set /a~2: '~' must be followed by 0 or 1 in a JSON pointer");
+  EXPECT_EQ(parse_field_patch("/vmbus/retarget_lag=0us..1ms").value, "0us..1ms");
+  try {
+    parse_field_patch("vmbus=1");
+    FAIL() << "expected a usage error";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--set: expected /json/pointer=VALUE (e.g. /vmbus/retarget_lag=500us), got 'vmbus=1'");
+  }
 }
 
 TEST(ScenarioSpec, DevicesAreCheckedBeforeAnythingRuns) {

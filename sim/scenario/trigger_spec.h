@@ -1,0 +1,68 @@
+// When a timeline entry runs: its trigger, an optional delay after it, and an optional repeat
+// (scenarios/README.md, "Triggers"), and the strict parser of those keys of a timeline entry.
+//
+// A trigger is exactly one of: `at` (an exact virtual time), `on` (the nth trace record matching
+// a selector), `after_insns` (a vCPU has retired N instructions), `after` (another entry, named by
+// its `id`, ran for the first time). `delay` (not with `at`) shifts the first run after the
+// trigger fires; `repeat` {every, count} makes the entry run `count` times in all, `every` apart.
+// parse_when() checks one entry's keys; check_after_references() resolves every `after` to the
+// index of the entry it names and rejects unknown ids and cycles. Errors are UsageErrors naming
+// the file and the JSON pointer of the faulty value.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "sim/core/virtual_time.h"
+#include "sim/scenario/expectations.h"
+#include "sim/scenario/json_reader.h"
+
+namespace hvsim::scenario {
+
+struct AtTrigger { VirtualTime at; };
+// The nth record (1-based) matching `select`.
+struct TraceTrigger { TraceSelector select; uint64_t nth = 1; };
+// vCPU `vp` has retired at least `count` instructions (polled; see scenario_runner.h).
+struct InsnTrigger { unsigned vp = 0; uint64_t count = 0; };
+// The first run of the entry whose id is `id` (timeline index `entry`, set by check_after_references).
+struct AfterTrigger { std::string id; size_t entry = 0; };
+using Trigger = std::variant<AtTrigger, TraceTrigger, InsnTrigger, AfterTrigger>;
+
+struct Repeat {
+  VirtualTime every;
+  uint64_t count = 1;  // runs in all; 1 = no repeat
+};
+
+struct When {
+  Trigger trigger;
+  VirtualTime delay;  // from the trigger to the first run (always 0 with AtTrigger)
+  Repeat repeat;
+};
+
+// A trace point name and an optional `where` object (expectations and `on` triggers).
+TraceSelector parse_selector(const Value& name, const std::optional<Value>& where);
+
+// The timeline-entry keys parse_when() reads (the action's own keys come on top).
+inline constexpr std::string_view kWhenKeys[] = {"id", "at", "on", "after_insns", "after", "delay", "repeat"};
+
+// Reads the trigger, delay and repeat of the timeline entry `entry`; `vcpus` bounds after_insns.vp.
+When parse_when(const Value& entry, unsigned vcpus);
+// The entry's `id` ("" if none); checks its spelling.
+std::string parse_entry_id(const Value& entry);
+
+// For every entry with an AfterTrigger: the index of the entry with that id. `ids[i]` and
+// `pointers[i]` are entry i's id ("" = none) and pointer. Throws UsageError for an unknown id or a
+// cycle of `after` references (the pointer of the first entry of the cycle in file order).
+void check_after_references(std::vector<When*> whens, const std::vector<std::string>& ids,
+                            const std::vector<std::string>& pointers, const std::string& file);
+
+// "at 1ms", "on the 2nd vmbus.msg_in where {\"type\":\"OPENCHANNEL\"} + 50us",
+// "after 100000 instructions on vp0", "50us after t1", each with ", 3 times every 100us" if repeated.
+std::string describe(const When& w);
+
+}  // namespace hvsim::scenario

@@ -212,6 +212,20 @@ std::optional<unsigned> SynIc::sint_for_vector(uint8_t vector) const {
   return std::nullopt;
 }
 
+bool SynIc::rewrite_slot(unsigned sint, uint32_t type, std::span<const uint8_t> expected, size_t offset,
+                         std::span<const uint8_t> bytes) {
+  if (sint >= kHvSintCount || !message_page_ || expected.size() > kHvMessagePayloadSize) return false;
+  if (offset > expected.size() || bytes.size() > expected.size() - offset) return false;
+  auto* slot = reinterpret_cast<HvMessage*>(message_page_ + sint * kHvMessageSlotSize);
+  HvMessageHeader h;
+  std::memcpy(&h, &slot->header, sizeof h);
+  if (h.message_type != type || h.payload_size != expected.size() ||
+      std::memcmp(slot->payload, expected.data(), expected.size()) != 0)
+    return false;
+  std::memcpy(slot->payload + offset, bytes.data(), bytes.size());
+  return true;
+}
+
 void SynIc::reset() {
   state_ = State{};
   message_page_ = nullptr;

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <span>
 
 #include "models/hv/hvdef_synic.h"
 #include "models/hv/model_support.h"
@@ -95,6 +96,12 @@ class SynIc {
   // absent SIEF page. (HvCallSignalEvent's caller answers HV_STATUS_INVALID_SYNIC_STATE itself for
   // a masked SINT or a disabled SynIC/SIEF page, from sint()/scontrol()/siefp().)
   bool signal_event(unsigned sint, uint32_t flag, VirtualTime now);
+
+  // Fault injection (a hostile host's double-fetch race): if slot `sint` still holds a message of
+  // `type` whose payload equals `expected`, overwrite payload bytes [offset, offset + len) in the
+  // SIM page and return true; otherwise change nothing and return false.
+  bool rewrite_slot(unsigned sint, uint32_t type, std::span<const uint8_t> expected, size_t offset,
+                    std::span<const uint8_t> bytes);
 
   // --- For the local APIC. ---
   bool auto_eoi(unsigned sint) const;

@@ -86,6 +86,11 @@ vmbus::MessageDelivery VmbusBridge::post_message(vmbus::VpIndex vp, unsigned sin
   return vmbus::MessageDelivery::kRejected;
 }
 
+bool VmbusBridge::rewrite_message(vmbus::VpIndex vp, unsigned sint, std::span<const uint8_t> expected, size_t offset,
+                                  std::span<const uint8_t> bytes, VirtualTime) {
+  return vp < vp_count_ && hv_.partition().synic(vp).rewrite_slot(sint, vmbus::kVmbusMessageType, expected, offset, bytes);
+}
+
 void VmbusBridge::signal_event(vmbus::VpIndex vp, unsigned sint, uint32_t flag, VirtualTime now) {
   if (vp < vp_count_) hv_.partition().synic(vp).signal_event(sint, flag, now);
 }

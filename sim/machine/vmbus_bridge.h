@@ -45,6 +45,8 @@ class VmbusBridge final : private vmbus::VmbusPlatform {
   uint64_t reference_time(VirtualTime now) override { return reference_time_at(now); }
   void suspend_vp(vmbus::VpIndex vp, VirtualTime until) override { machine_.vmbus_suspend(static_cast<int>(vp), until); }
   uint32_t vp_count() const override { return vp_count_; }
+  bool rewrite_message(vmbus::VpIndex vp, unsigned sint, std::span<const uint8_t> expected, size_t offset,
+                       std::span<const uint8_t> bytes, VirtualTime now) override;
 
   HvHost& hv_;
   VmbusMachine& machine_;

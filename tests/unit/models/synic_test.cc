@@ -152,6 +152,23 @@ TEST_F(SynIcTest, PostToFreeSlotCopiesAndInterrupts) {
   EXPECT_EQ(count_records(tracer, "synic.post"), 1u);
 }
 
+TEST_F(SynIcTest, RewriteSlotOnlyWhileTheSlotStillHoldsTheMessage) {
+  enable_all();
+  const HvMessage m = make_message(1, 24, 0x5A);
+  ASSERT_EQ(synic.post_message(2, m, at(1)), PostResult::kDelivered);
+  std::span<const uint8_t> expected(m.payload, 24);
+  const uint8_t evil[2] = {0xEE, 0xFF};
+  EXPECT_FALSE(synic.rewrite_slot(2, 2, expected, 0, evil)) << "another message type";
+  EXPECT_FALSE(synic.rewrite_slot(2, 1, expected, 23, evil)) << "beyond the payload";
+  EXPECT_TRUE(synic.rewrite_slot(2, 1, expected, 4, evil));
+  EXPECT_EQ(simp_page[2 * 256 + 16 + 4], 0xEE);
+  EXPECT_EQ(simp_page[2 * 256 + 16 + 5], 0xFF);
+  EXPECT_FALSE(synic.rewrite_slot(2, 1, expected, 0, evil)) << "the payload no longer matches";
+  guest_clear(2);
+  EXPECT_FALSE(synic.rewrite_slot(2, 1, std::span<const uint8_t>(simp_page.data() + 2 * 256 + 16, 24), 0, evil))
+      << "the guest freed the slot";
+}
+
 TEST_F(SynIcTest, BusySlotQueuesSetsPendingAndEomRedeliversInOrder) {
   enable_all();
   EXPECT_EQ(synic.post_message(2, make_message(1, 8, 0xA1), at(1)), PostResult::kDelivered);

@@ -5,25 +5,15 @@
 
 #include "sim/core/status.h"
 #include "sim/scenario/json_reader.h"
+#include "sim/scenario/time_text.h"
 
 namespace hvsim::scenario {
 namespace {
 
 using nlohmann::json;
 
-bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
 
-// The unsigned integer `s` spells, if it is one that fits 64 bits.
-std::optional<uint64_t> decimal(const std::string& s) {
-  if (!all_digits(s) || s.size() > 20) return std::nullopt;
-  uint64_t v = 0;
-  for (char c : s) {
-    uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
-    v = v * 10 + d;
-  }
-  return v;
-}
+std::optional<uint64_t> decimal(const std::string& s) { return parse_decimal(s); }
 
 const char* kind_of(const json& j) {
   if (j.is_boolean()) return "a boolean";

@@ -21,6 +21,55 @@ bool needs_vmbus_host(const Action& a) {
 
 void add_wanted(std::vector<bool>& wanted, const TraceSelector& s) { wanted[static_cast<size_t>(s.point)] = true; }
 
+// The relid of the device's primary channel now (none: the device has no channel).
+std::optional<uint32_t> relid_of(const vmbus::VmbusHost& host, const std::string& device) {
+  const vmbus::Channel* c = host.channel_of(device);
+  if (!c) return std::nullopt;
+  return c->relid();
+}
+
+// One fault-injection action (fault_actions.h) on `host`; false: the host refused it.
+// `machine_seed` seeds a set_fault that names none.
+bool perform_fault(const FaultAction& a, vmbus::VmbusHost& host, uint64_t machine_seed, VirtualTime now) {
+  if (const auto* x = std::get_if<SendMessageAction>(&a)) {
+    vmbus::VmbusHost::BuiltMessage m = host.build_message(x->type, x->fields, x->size);
+    return m.error.empty() && host.send_raw(m.bytes, now);
+  }
+  if (const auto* x = std::get_if<SendOfferAction>(&a)) {
+    vmbus::VmbusHost::BuiltMessage m = host.build_offer(x->device, x->fields, x->size);
+    return m.error.empty() && host.send_raw(m.bytes, now);
+  }
+  if (const auto* x = std::get_if<SendRawAction>(&a)) return host.send_raw(x->bytes, now);
+  if (const auto* x = std::get_if<WithholdAction>(&a)) {
+    host.withhold(x->response, x->count);
+    return true;
+  }
+  if (const auto* x = std::get_if<DelayAction>(&a)) {
+    host.delay(x->response, x->by, x->count);
+    return true;
+  }
+  if (const auto* x = std::get_if<ClearResponseControlAction>(&a)) {
+    if (x->response) host.clear_response_control(*x->response);
+    else host.clear_response_control();
+    return true;
+  }
+  if (const auto* x = std::get_if<InjectPacketAction>(&a)) {
+    std::optional<uint32_t> relid = relid_of(host, x->device);
+    return relid && host.inject_packet(*relid, x->bytes, now);
+  }
+  if (const auto* x = std::get_if<InjectInbandAction>(&a)) {
+    std::optional<uint32_t> relid = relid_of(host, x->device);
+    return relid && host.inject_inband(*relid, x->payload, x->trans_id, x->flags, now);
+  }
+  if (const auto* x = std::get_if<RewritePacketAction>(&a)) {
+    std::optional<uint32_t> relid = relid_of(host, x->device);
+    return relid && host.rewrite_last_packet(*relid, x->offset, x->bytes, now);
+  }
+  if (const auto* x = std::get_if<RewriteMessageAction>(&a)) return host.rewrite_last_message(x->offset, x->bytes, x->after, now);
+  const auto& x = std::get<SetFaultAction>(a);
+  return host.set_fault(x.point, x.num, x.den, x.seed.value_or(machine_seed));
+}
+
 }  // namespace
 
 std::string default_guest_dir() {
@@ -99,6 +148,7 @@ bool ScenarioRunner::perform(const Action& a, VirtualTime now) {
     machine_->change_tsc_frequency(x->hz);
     return true;
   }
+  if (const auto* x = std::get_if<FaultAction>(&a)) return perform_fault(*x, *host, options_.machine.seed, now);
   if (const auto* x = std::get_if<OfferAction>(&a)) return host->offer(x->device, now);
   if (const auto* x = std::get_if<RescindAction>(&a)) return host->rescind(x->device, now);
   if (const auto* x = std::get_if<RescindRelidAction>(&a)) return host->rescind_relid(x->relid, now);

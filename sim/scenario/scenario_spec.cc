@@ -5,8 +5,11 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <tuple>
 
 #include "models/devices/registry.h"
+#include "models/vmbus/message_fields.h"
+#include "models/vmbus/vmbus_host.h"
 #include "sim/cli/cli_options.h"
 #include "sim/core/status.h"
 #include "sim/scenario/json_reader.h"
@@ -152,10 +155,12 @@ const DeviceSpec& device_field(const Object& o, const Scenario& s, const char* r
   v.fail("the name of a device in /devices (" + (names.empty() ? std::string("there are none") : names) + ")");
 }
 
-std::vector<uint8_t> parse_hex(const Value& v) {
-  const char* expected = "an even number of hex digits (at most 65536 bytes), e.g. \"0a1b\"";
+// `min`..`max` bytes as an even number of hex digits.
+std::vector<uint8_t> parse_hex(const Value& v, size_t min = 0, size_t max = kMaxPushBytes) {
+  const std::string range = min == 0 ? "at most " + std::to_string(max) : std::to_string(min) + " to " + std::to_string(max);
+  const std::string expected = "an even number of hex digits (" + range + " bytes), e.g. \"0a1b\"";
   std::string hex = v.string();
-  if (hex.size() % 2 != 0 || hex.size() / 2 > kMaxPushBytes) v.fail(expected);
+  if (hex.size() % 2 != 0 || hex.size() / 2 < min || hex.size() / 2 > max) v.fail(expected);
   std::vector<uint8_t> out;
   for (size_t i = 0; i < hex.size(); i += 2) {
     auto nibble = [&](char c) -> int {
@@ -169,6 +174,141 @@ std::vector<uint8_t> parse_hex(const Value& v) {
   return out;
 }
 
+// --- fault-injection actions (fault_actions.h) ---
+
+constexpr std::string_view kFaultKinds[] = {"send_message", "send_offer", "send_raw", "withhold", "delay",
+                                            "clear_response_control", "inject_packet", "inject_inband",
+                                            "rewrite_packet", "rewrite_message", "set_fault"};
+
+bool is_fault_kind(std::string_view kind) {
+  return std::find(std::begin(kFaultKinds), std::end(kFaultKinds), kind) != std::end(kFaultKinds);
+}
+
+// A message type by its protocol.h name ("OPENCHANNEL_RESULT").
+vmbus::MsgType parse_msg_type(const Value& v) {
+  std::string names;
+  const std::string name = v.json().is_string() ? v.string() : std::string();
+  for (uint32_t t = 0; t < static_cast<uint32_t>(vmbus::MsgType::kCount); ++t) {
+    if (name == vmbus::msg_type_name(t)) return static_cast<vmbus::MsgType>(t);
+    names += (names.empty() ? "" : ", ") + std::string(vmbus::msg_type_name(t));
+  }
+  v.fail("a message type name: one of " + names);
+}
+
+// `fields`: {name: integer} checked against `type`'s layout (message_fields.h), one by one so an
+// error points at the faulty member.
+std::map<std::string, uint64_t> parse_message_fields(const std::optional<Value>& v, vmbus::MsgType type) {
+  std::map<std::string, uint64_t> fields;
+  if (!v) return fields;
+  if (!v->json().is_object()) v->fail("an object of message fields {\"name\": integer}");
+  for (const auto& [name, value] : v->members()) {
+    const uint64_t n = value.integer(0, UINT64_MAX);
+    std::vector<uint8_t> scratch;
+    std::string error;
+    if (!vmbus::apply_message_fields(scratch, type, {{name, n}}, error)) value.fail_message(error);
+    fields[name] = n;
+  }
+  return fields;
+}
+
+std::optional<size_t> parse_message_size(const Object& o) {
+  if (auto x = o.optional("size")) return static_cast<size_t>(x->integer(1, vmbus::kMaxMessageSize));
+  return std::nullopt;
+}
+
+// A response-control count: N >= 1, or "all" (until cleared).
+uint32_t parse_response_count(const Object& o) {
+  auto x = o.optional("count");
+  if (!x) return 1;
+  if (x->json().is_string()) {
+    if (x->string() != "all") x->fail("an integer from 1 to 4294967294, or \"all\"");
+    return vmbus::VmbusHost::kUntilCleared;
+  }
+  if (!x->json().is_number_unsigned() || x->json().get<uint64_t>() == 0 ||
+      x->json().get<uint64_t>() >= vmbus::VmbusHost::kUntilCleared)
+    x->fail("an integer from 1 to 4294967294, or \"all\"");
+  return static_cast<uint32_t>(x->json().get<uint64_t>());
+}
+
+// "NUM/DEN" with 1 <= DEN, NUM <= DEN (both 32-bit); "0/1" disarms.
+std::pair<uint32_t, uint32_t> parse_probability(const Value& v) {
+  const char* expected = "a probability \"NUM/DEN\" (integers, 0 <= NUM <= DEN, DEN >= 1), e.g. \"1/10\"";
+  if (!v.json().is_string()) v.fail(expected);
+  const std::string text = v.string();
+  const size_t slash = text.find('/');
+  auto number = [&](const std::string& digits) -> uint64_t {
+    if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string::npos) v.fail(expected);
+    const uint64_t n = std::stoull(digits);
+    if (n > UINT32_MAX) v.fail(expected);
+    return n;
+  };
+  if (slash == std::string::npos) v.fail(expected);
+  const uint64_t num = number(text.substr(0, slash)), den = number(text.substr(slash + 1));
+  if (den == 0 || num > den) v.fail(expected);
+  return {static_cast<uint32_t>(num), static_cast<uint32_t>(den)};
+}
+
+FaultAction parse_fault_action(const std::string& kind, const Object& o, const Scenario& s) {
+  auto device = [&] { return device_field(o, s, nullptr).name; };
+  if (kind == "send_message") {
+    Value type_value = o.required("type");
+    const vmbus::MsgType type = parse_msg_type(type_value);
+    return SendMessageAction{type, parse_message_fields(o.optional("fields"), type), parse_message_size(o)};
+  }
+  if (kind == "send_offer")
+    return SendOfferAction{device(), parse_message_fields(o.optional("fields"), vmbus::MsgType::kOfferChannel),
+                           parse_message_size(o)};
+  if (kind == "send_raw") return SendRawAction{parse_hex(o.required("hex"), 1, vmbus::kMaxMessageSize)};
+  if (kind == "withhold") return WithholdAction{parse_msg_type(o.required("response")), parse_response_count(o)};
+  if (kind == "delay") {
+    const vmbus::MsgType type = parse_msg_type(o.required("response"));
+    Value by = o.required("by");
+    if (by.duration() == VirtualTime{}) by.fail("a non-zero duration");
+    return DelayAction{type, by.duration(), parse_response_count(o)};
+  }
+  if (kind == "clear_response_control") {
+    ClearResponseControlAction a;
+    if (auto x = o.optional("response")) a.response = parse_msg_type(*x);
+    return a;
+  }
+  if (kind == "inject_packet") return InjectPacketAction{device(), parse_hex(o.required("hex"), 1)};
+  if (kind == "inject_inband") {
+    InjectInbandAction a{device(), {}, 0, 0};
+    if (auto x = o.optional("payload_hex")) a.payload = parse_hex(*x);
+    if (auto x = o.optional("trans_id")) a.trans_id = x->integer(0, UINT64_MAX);
+    if (auto x = o.optional("flags")) a.flags = static_cast<uint16_t>(x->integer(0, UINT16_MAX));
+    return a;
+  }
+  if (kind == "rewrite_packet")
+    return RewritePacketAction{device(), static_cast<uint32_t>(o.required("offset").integer(0, UINT32_MAX)),
+                               parse_hex(o.required("hex"), 1)};
+  if (kind == "rewrite_message") {
+    RewriteMessageAction a{static_cast<uint32_t>(o.required("offset").integer(0, vmbus::kMaxMessageSize - 1)),
+                           parse_hex(o.required("hex"), 1, vmbus::kMaxMessageSize), VirtualTime{}};
+    if (auto x = o.optional("rewrite_after")) a.after = x->duration();
+    return a;
+  }
+  SetFaultAction a;
+  a.point = o.required("point").string_of({"drop_signal", "delay_drain", "busy_outbox"});
+  std::tie(a.num, a.den) = parse_probability(o.required("probability"));
+  if (auto x = o.optional("seed")) a.seed = x->integer(0, UINT64_MAX);
+  return a;
+}
+
+std::vector<std::string_view> fault_action_keys(const std::string& kind) {
+  if (kind == "send_message") return {"type", "fields", "size"};
+  if (kind == "send_offer") return {"device", "fields", "size"};
+  if (kind == "send_raw") return {"hex"};
+  if (kind == "withhold") return {"response", "count"};
+  if (kind == "delay") return {"response", "by", "count"};
+  if (kind == "clear_response_control") return {"response"};
+  if (kind == "inject_packet") return {"device", "hex"};
+  if (kind == "inject_inband") return {"device", "payload_hex", "trans_id", "flags"};
+  if (kind == "rewrite_packet") return {"device", "offset", "hex"};
+  if (kind == "rewrite_message") return {"offset", "hex", "rewrite_after"};  // "after" is a trigger
+  return {"point", "probability", "seed"};  // set_fault
+}
+
 Action parse_action(const std::string& kind, const Object& o, const Scenario& s) {
   if (kind == "offer") return OfferAction{device_field(o, s, nullptr).name};
   if (kind == "rescind") return RescindAction{device_field(o, s, nullptr).name};
@@ -177,6 +317,7 @@ Action parse_action(const std::string& kind, const Object& o, const Scenario& s)
   if (kind == "change_tsc_frequency") return ChangeTscFrequencyAction{o.required("hz").integer(1000000, 100000000000ull)};
   if (kind == "set_retarget_lag") return SetRetargetLagAction{o.required("lag").duration()};
   if (kind == "set_throttle") return SetThrottleAction{parse_throttle_fields(o)};
+  if (is_fault_kind(kind)) return parse_fault_action(kind, o, s);
   uint32_t flags = 0;
   if (auto x = o.optional("flags")) flags = static_cast<uint32_t>(x->integer(0, UINT32_MAX));
   return ShutdownAction{device_field(o, s, "shutdown").name, flags};
@@ -192,6 +333,10 @@ std::vector<std::string_view> action_keys(const std::string& kind) {
   else if (kind == "set_retarget_lag") keys.push_back("lag");
   else if (kind == "set_throttle") keys.insert(keys.end(), {"threshold", "window", "suspend"});
   else if (kind == "shutdown") keys.insert(keys.end(), {"device", "flags"});
+  else if (is_fault_kind(kind)) {
+    std::vector<std::string_view> own = fault_action_keys(kind);
+    keys.insert(keys.end(), own.begin(), own.end());
+  }
   return keys;
 }
 
@@ -203,7 +348,10 @@ void parse_timeline(const Value& v, Scenario& s) {
     std::optional<Value> kind_value = e.find("do");
     if (!kind_value) e.fail_message("missing key \"do\"");
     std::string kind = kind_value->string_of({"offer", "rescind", "rescind_relid", "push", "change_tsc_frequency",
-                                             "set_retarget_lag", "set_throttle", "shutdown"});
+                                             "set_retarget_lag", "set_throttle", "shutdown", "send_message",
+                                             "send_offer", "send_raw", "withhold", "delay", "clear_response_control",
+                                             "inject_packet", "inject_inband", "rewrite_packet", "rewrite_message",
+                                             "set_fault"});
     Object o(e, action_keys(kind));
     TimelineEntry t{e.pointer(), parse_entry_id(e), parse_when(e, s.machine.vcpus), parse_action(kind, o, s)};
     if (const auto* at = std::get_if<AtTrigger>(&t.when.trigger)) {
@@ -320,6 +468,47 @@ Scenario load_scenario(const std::string& path, const std::vector<FieldPatch>& p
   return parse_scenario(text.str(), path, patches);
 }
 
+namespace {
+
+std::string type_name(vmbus::MsgType t) { return vmbus::msg_type_name(static_cast<uint32_t>(t)); }
+std::string count_text(uint32_t n) { return n == vmbus::VmbusHost::kUntilCleared ? "all" : std::to_string(n); }
+std::string bytes_text(size_t n) { return std::to_string(n) + " bytes"; }
+
+struct DescribeFault {
+  std::string operator()(const SendMessageAction& x) const {
+    return "send_message " + type_name(x.type) + " (" + std::to_string(x.fields.size()) + " fields set)";
+  }
+  std::string operator()(const SendOfferAction& x) const {
+    return "send_offer " + x.device + " (" + std::to_string(x.fields.size()) + " fields set)";
+  }
+  std::string operator()(const SendRawAction& x) const { return "send_raw (" + bytes_text(x.bytes.size()) + ")"; }
+  std::string operator()(const WithholdAction& x) const { return "withhold " + type_name(x.response) + " " + count_text(x.count); }
+  std::string operator()(const DelayAction& x) const {
+    return "delay " + type_name(x.response) + " by " + format_time(x.by) + " " + count_text(x.count);
+  }
+  std::string operator()(const ClearResponseControlAction& x) const {
+    return "clear_response_control " + (x.response ? type_name(*x.response) : std::string("all"));
+  }
+  std::string operator()(const InjectPacketAction& x) const {
+    return "inject_packet " + x.device + " (" + bytes_text(x.bytes.size()) + ")";
+  }
+  std::string operator()(const InjectInbandAction& x) const {
+    return "inject_inband " + x.device + " (" + bytes_text(x.payload.size()) + ")";
+  }
+  std::string operator()(const RewritePacketAction& x) const {
+    return "rewrite_packet " + x.device + " at " + std::to_string(x.offset) + " (" + bytes_text(x.bytes.size()) + ")";
+  }
+  std::string operator()(const RewriteMessageAction& x) const {
+    return "rewrite_message at " + std::to_string(x.offset) + " (" + bytes_text(x.bytes.size()) + ") after " +
+           format_time(x.after);
+  }
+  std::string operator()(const SetFaultAction& x) const {
+    return "set_fault " + x.point + " " + std::to_string(x.num) + "/" + std::to_string(x.den);
+  }
+};
+
+}  // namespace
+
 std::string describe(const Action& a) {
   struct Describe {
     std::string operator()(const OfferAction& x) const { return "offer " + x.device; }
@@ -336,6 +525,7 @@ std::string describe(const Action& a) {
              format_time(x.policy.suspend);
     }
     std::string operator()(const ShutdownAction& x) const { return "shutdown " + x.device + " flags " + std::to_string(x.flags); }
+    std::string operator()(const FaultAction& x) const { return std::visit(DescribeFault{}, x); }
   };
   return std::visit(Describe{}, a);
 }

@@ -21,6 +21,7 @@
 
 #include "sim/machine/machine.h"
 #include "sim/scenario/expectations.h"
+#include "sim/scenario/fault_actions.h"
 #include "sim/scenario/json_patch.h"
 #include "sim/scenario/trigger_spec.h"
 
@@ -43,8 +44,9 @@ struct ChangeTscFrequencyAction { uint64_t hz = 0; };
 struct SetRetargetLagAction { VirtualTime lag; };
 struct SetThrottleAction { vmbus::ThrottlePolicy policy; };
 struct ShutdownAction { std::string device; uint32_t flags = 0; };
+// FaultAction: the fault-injection actions (fault_actions.h).
 using Action = std::variant<OfferAction, RescindAction, RescindRelidAction, PushAction, ChangeTscFrequencyAction,
-                            SetRetargetLagAction, SetThrottleAction, ShutdownAction>;
+                            SetRetargetLagAction, SetThrottleAction, ShutdownAction, FaultAction>;
 
 struct TimelineEntry {
   std::string pointer;  // "/timeline/N"
@@ -67,7 +69,7 @@ struct Scenario {
 Scenario parse_scenario(const std::string& text, const std::string& file, const std::vector<FieldPatch>& patches = {});
 // Reads and parses a file. Throws UsageError (unreadable file included).
 Scenario load_scenario(const std::string& path, const std::vector<FieldPatch>& patches = {});
-// One line describing an action: "rescind heartbeat", "push t1 (4 bytes)".
+// One line describing an action: "rescind heartbeat", "push t1 (4 bytes)", "withhold OPENCHANNEL_RESULT all".
 std::string describe(const Action& a);
 
 }  // namespace hvsim::scenario

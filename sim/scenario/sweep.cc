@@ -5,6 +5,7 @@
 
 #include "sim/core/status.h"
 #include "sim/scenario/scenario_runner.h"
+#include "sim/scenario/time_text.h"
 
 namespace hvsim::scenario {
 namespace {
@@ -16,17 +17,7 @@ struct UnitName {
 // Longest suffixes first where one ends another.
 constexpr UnitName kUnits[] = {{"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000}};
 
-std::optional<uint64_t> decimal(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
-    v = v * 10 + d;
-  }
-  return v;
-}
+std::optional<uint64_t> decimal(std::string_view s) { return parse_decimal(s); }
 
 // A range bound: a number and its unit (nullopt: a plain integer).
 struct Bound {

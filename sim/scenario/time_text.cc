@@ -16,20 +16,25 @@ constexpr Unit kUnits[] = {{"ns", 1000ull}, {"us", 1000000ull}, {"ms", 100000000
 
 }  // namespace
 
+std::optional<uint64_t> parse_decimal(std::string_view text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
 std::optional<VirtualTime> parse_time_text(std::string_view text) {
   if (text == "0") return VirtualTime{};
   for (const Unit& u : kUnits) {
     if (text.size() <= u.suffix.size() || !text.ends_with(u.suffix)) continue;
-    std::string_view digits = text.substr(0, text.size() - u.suffix.size());
-    uint64_t v = 0;
-    for (char c : digits) {
-      if (c < '0' || c > '9') return std::nullopt;
-      uint64_t d = static_cast<uint64_t>(c - '0');
-      if (v > (UINT64_MAX - d) / 10) return std::nullopt;
-      v = v * 10 + d;
-    }
-    if (v > UINT64_MAX / u.ps) return std::nullopt;
-    return VirtualTime::from_ps(v * u.ps);
+    std::optional<uint64_t> v = parse_decimal(text.substr(0, text.size() - u.suffix.size()));
+    if (!v || *v > UINT64_MAX / u.ps) return std::nullopt;
+    return VirtualTime::from_ps(*v * u.ps);
   }
   return std::nullopt;
 }

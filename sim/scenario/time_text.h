@@ -3,6 +3,7 @@
 // largest unit that represents the time exactly, so format_time(parse_time_text(x)) round-trips.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,8 @@
 
 namespace hvsim::scenario {
 
+// The unsigned integer `text` spells in decimal digits only, if it fits 64 bits.
+std::optional<uint64_t> parse_decimal(std::string_view text);
 // The time `text` names, or nullopt if it is not a duration of the form above (or overflows).
 std::optional<VirtualTime> parse_time_text(std::string_view text);
 // "2s", "1500us", "52422500ps"; VirtualTime::max() is "never".

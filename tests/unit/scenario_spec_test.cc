@@ -203,7 +203,7 @@ TEST(ScenarioSpec, WrongTypesAndRangesNameThePointerAndTheValue) {
       {"/timeline/1/payload_hex", "zz", "s.json: /timeline/1/payload_hex: expected an even number of hex digits (at most 65536 bytes), e.g. \"0a1b\", got \"zz\""},
       {"/timeline/2/relid", 0, "s.json: /timeline/2/relid: expected an integer from 1 to 4294967295, got 0"},
       {"/timeline/3/hz", 10, "s.json: /timeline/3/hz: expected an integer from 1000000 to 100000000000, got 10"},
-      {"/timeline/0/do", "explode", "s.json: /timeline/0/do: expected one of offer, rescind, rescind_relid, push, change_tsc_frequency, set_retarget_lag, set_throttle, shutdown, got \"explode\""},
+      {"/timeline/0/do", "explode", "s.json: /timeline/0/do: expected one of offer, rescind, rescind_relid, push, change_tsc_frequency, set_retarget_lag, set_throttle, shutdown, send_message, send_offer, send_raw, withhold, delay, clear_response_control, inject_packet, inject_inband, rewrite_packet, rewrite_message, set_fault, got \"explode\""},
       {"/expect/0/exit_code", "0", "s.json: /expect/0/exit_code: expected an integer from 0 to 4294967295, got \"0\""},
       {"/expect/1/where/relid", 1.0, "s.json: /expect/1/where/relid: expected a string, an integer or a boolean, got 1.0"},
       {"/expect/1/trace", "vmbus.chanel", "s.json: /expect/1/trace: expected a trace point name from sim/core/trace_points.def, e.g. \"vmbus.channel\", got \"vmbus.chanel\""},

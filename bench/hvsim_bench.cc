@@ -10,7 +10,9 @@
 //      HvCallPostMessage (bench_hv_post) and fast HvCallSignalEvent (bench_hv_signal) through the
 //      hypercall page: ns per operation, the whole guest loop included.
 //  H2  a timer-driven idle guest (bench_idle: 1 kHz synthetic timer, HLT between ticks, 10 virtual
-//      seconds): virtual seconds per wall second (goal >= 1000).
+//      seconds): virtual seconds per wall second (goal >= 1000), after subtracting the same guest
+//      without ticks (bench_idle_setup: machine construction, boot, timer programming), as V1
+//      does; the raw figure is printed too.
 //  V1  VMBus ring echo (bench_vmbus_echo: 200000 64-byte in-band packets, pipelined, through the
 //      `test` device, every echo checked): packets per wall second with 1 channel on 1 VP, against
 //      the goal (>= 1 M/s).
@@ -216,7 +218,9 @@ int main(int argc, char** argv) {
     std::printf("H1: %-16s %.1f ns per operation\n", name, t / 1e6 * 1e9);
   }
   double idle = best_of(reps, [&] { return run_hvsim(dir + "/bench_idle.elf").seconds; });
-  std::printf("H2: bench_idle 10 virtual s in %.4f wall s: %.0f virtual s per wall s\n", idle, 10.0 / idle);
+  double idle_setup = best_of(reps, [&] { return run_hvsim(dir + "/bench_idle_setup.elf").seconds; });
+  std::printf("H2: bench_idle 10 virtual s in %.4f wall s - setup %.4f s: %.0f virtual s per wall s (%.0f with setup)\n",
+              idle, idle_setup, 10.0 / (idle - idle_setup), 10.0 / idle);
   vmbus_echo_sections(dir, reps);
   return 0;
 }

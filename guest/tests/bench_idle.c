@@ -1,6 +1,8 @@
 /* bench_idle.elf - a timer-driven idle guest for bench/hvsim_bench: synthetic timer 0 in direct
  * mode, periodic every 1 ms (10000 units of 100 ns) on vector 0x40, and HLT between ticks, for
- * 10 virtual seconds (10000 ticks). Exits 0, or 1 if the timer could not be programmed. */
+ * 10 virtual seconds (10000 ticks). Built a second time with TICKS=0 as bench_idle_setup.elf (the
+ * same boot and timer programming, no ticks), whose time the benchmark subtracts. Exits 0, or 1
+ * if the timer could not be programmed. */
 #include "hvsim_guest.h"
 
 #define MSR_APIC_BASE 0x1B
@@ -9,7 +11,9 @@
 #define MSR_SCONTROL 0x40000080
 #define MSR_STIMER0_CONFIG 0x400000B0
 #define MSR_STIMER0_COUNT 0x400000B1
+#ifndef TICKS
 #define TICKS 10000u
+#endif
 
 static volatile uint32_t ticks;
 
@@ -33,8 +37,9 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     /* enable | periodic | direct mode | vector 0x40 (bits 11:4) */
     wrmsr(MSR_STIMER0_CONFIG, 1 | 2 | (1u << 12) | (0x40u << 4));
     wrmsr(MSR_STIMER0_COUNT, 10000);
-    while (ticks < TICKS)
+    for (uint32_t want = TICKS; ticks != want;)
         __asm__ volatile("sti; hlt; cli" ::: "memory");
+    wrmsr(MSR_STIMER0_CONFIG, 0);
     printf("bench_idle: %u ticks\n", ticks);
     return 0;
 }

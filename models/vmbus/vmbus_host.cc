@@ -208,7 +208,7 @@ void VmbusHost::send(std::span<const uint8_t> msg, VirtualTime now) {
   enqueue(msg, now);
 }
 
-bool VmbusHost::enqueue(std::span<const uint8_t> msg, VirtualTime now) {
+bool VmbusHost::enqueue(std::span<const uint8_t> msg, VirtualTime now, std::optional<VpIndex> vp) {
   if (outbox_.size() >= kOutboxDepth) {
     uint32_t type = 0;
     std::memcpy(&type, msg.data(), std::min(msg.size(), sizeof type));
@@ -216,7 +216,7 @@ bool VmbusHost::enqueue(std::span<const uint8_t> msg, VirtualTime now) {
                    {TraceField::str_("type", msg_type_name(type))});
     return false;
   }
-  outbox_.emplace_back(msg.begin(), msg.end());
+  outbox_.push_back(Outgoing{{msg.begin(), msg.end()}, vp});
   flush_outbox(now);
   return true;
 }
@@ -227,7 +227,9 @@ void VmbusHost::flush_outbox(VirtualTime now) {
   const ReplyTarget to = reply_to_.value_or(ReplyTarget{});
   while (!outbox_.empty()) {
     uint32_t type = 0;
-    std::memcpy(&type, outbox_.front().data(), std::min(outbox_.front().size(), sizeof type));
+    const std::vector<uint8_t>& bytes = outbox_.front().bytes;
+    std::memcpy(&type, bytes.data(), std::min(bytes.size(), sizeof type));
+    const VpIndex vp = outbox_.front().vp.value_or(to.vp);
     if (busy_retry_) {
       if (now < *busy_retry_) return;
     } else if (faults_.fires(FaultPoint::kBusyOutbox)) {
@@ -237,14 +239,14 @@ void VmbusHost::flush_outbox(VirtualTime now) {
                     TraceField::str_("fault", fault_point_name(FaultPoint::kBusyOutbox))});
       return;
     }
-    MessageDelivery d = platform_.post_message(to.vp, to.sint, outbox_.front(), now);
+    MessageDelivery d = platform_.post_message(vp, to.sint, bytes, now);
     if (d == MessageDelivery::kBusy) return;
     busy_retry_.reset();
     if (d == MessageDelivery::kRejected) {
       protocol_error(now, "message not deliverable (SynIC or message page disabled on the target VP); dropped",
-                     {TraceField::str_("type", msg_type_name(type)), TraceField::u64("target_vp", to.vp)});
+                     {TraceField::str_("type", msg_type_name(type)), TraceField::u64("target_vp", vp)});
     } else {
-      last_posted_ = Posted{to.vp, to.sint, std::move(outbox_.front())};
+      last_posted_ = Posted{vp, to.sint, std::move(outbox_.front().bytes)};
     }
     outbox_.pop_front();
   }

@@ -117,7 +117,9 @@ class VmbusHost {
   // (VP 0, SINT 2 before any INITIATE_CONTACT), bypassing every check and response control; it
   // queues behind host messages already waiting for the SynIC. False for a bad size or a full
   // outbox. Traced vmbus.msg_out with "injected": true.
-  bool send_raw(std::span<const uint8_t> msg, VirtualTime now);
+  // `vp`: deliver to that VP's SINT 2 slot instead of the connection's (e.g. UNLOAD_RESPONSE on
+  // another VP than the connect VP); false if no such VP.
+  bool send_raw(std::span<const uint8_t> msg, VirtualTime now, std::optional<VpIndex> vp = std::nullopt);
   // A message built for send_raw (error empty) or why not (bytes empty).
   struct BuiltMessage {
     std::vector<uint8_t> bytes;
@@ -220,7 +222,7 @@ class VmbusHost {
   void guest_signalled(Channel& c, VpIndex vp, const char* via, VirtualTime now);
   void scan_monitor(VirtualTime now);
   void send(std::span<const uint8_t> msg, VirtualTime now);
-  bool enqueue(std::span<const uint8_t> msg, VirtualTime now);  // into the outbox, then flush
+  bool enqueue(std::span<const uint8_t> msg, VirtualTime now, std::optional<VpIndex> vp = std::nullopt);  // into the outbox, then flush
   template <typename T> void send(const T& msg, VirtualTime now) {
     send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&msg), sizeof msg), now);
   }
@@ -261,7 +263,11 @@ class VmbusHost {
   std::optional<VirtualTime> devices_next_;  // earliest device deadline (changes only when one is polled)
   std::map<uint32_t, std::unique_ptr<Channel>> channels_;  // by relid
   std::deque<Inbound> inbox_;
-  std::deque<std::vector<uint8_t>> outbox_;
+  struct Outgoing {
+    std::vector<uint8_t> bytes;
+    std::optional<VpIndex> vp;  // injected to another VP than the connection's (send_raw)
+  };
+  std::deque<Outgoing> outbox_;
   ThrottleCounter throttle_;
   VirtualTime now_;                 // of the host entry point in progress (channels read it)
   uint32_t monitored_open_ = 0;     // open channels with a monitor id (scan only while > 0)

@@ -41,14 +41,15 @@ std::vector<uint8_t> bytes_of(const T& v) {
 
 }  // namespace
 
-bool VmbusHost::send_raw(std::span<const uint8_t> msg, VirtualTime now) {
+bool VmbusHost::send_raw(std::span<const uint8_t> msg, VirtualTime now, std::optional<VpIndex> vp) {
   now_ = now;
   if (msg.empty() || msg.size() > kMaxMessageSize) return false;
-  const ReplyTarget to = reply_to_.value_or(ReplyTarget{});
-  tracer_.emit(TracePoint::kVmbusMsgOut, now, static_cast<int>(to.vp),
+  if (vp && *vp >= platform_.vp_count()) return false;
+  const VpIndex target = vp.value_or(reply_to_.value_or(ReplyTarget{}).vp);
+  tracer_.emit(TracePoint::kVmbusMsgOut, now, static_cast<int>(target),
                {TraceField::str_("type", msg_type_name(type_of(msg))), TraceField::u64("size", msg.size()),
                 TraceField::boolean("injected", true)});
-  return enqueue(msg, now);
+  return enqueue(msg, now, vp);
 }
 
 VmbusHost::BuiltMessage VmbusHost::build_message(MsgType type, const std::map<std::string, uint64_t>& fields,

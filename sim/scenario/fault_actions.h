@@ -27,6 +27,7 @@ struct SendMessageAction {
   vmbus::MsgType type = vmbus::MsgType::kInvalid;
   std::map<std::string, uint64_t> fields;
   std::optional<size_t> size;
+  std::optional<uint32_t> vp;  // deliver to this VP instead of the connection's
 };
 // build_offer(device, fields, size) + send_raw.
 struct SendOfferAction {
@@ -35,7 +36,10 @@ struct SendOfferAction {
   std::optional<size_t> size;
 };
 // send_raw(bytes).
-struct SendRawAction { std::vector<uint8_t> bytes; };
+struct SendRawAction {
+  std::vector<uint8_t> bytes;
+  std::optional<uint32_t> vp;  // deliver to this VP instead of the connection's
+};
 // withhold(response, count); count kUntilCleared = "all".
 struct WithholdAction {
   vmbus::MsgType response = vmbus::MsgType::kInvalid;

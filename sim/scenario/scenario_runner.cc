@@ -33,13 +33,13 @@ std::optional<uint32_t> relid_of(const vmbus::VmbusHost& host, const std::string
 bool perform_fault(const FaultAction& a, vmbus::VmbusHost& host, uint64_t machine_seed, VirtualTime now) {
   if (const auto* x = std::get_if<SendMessageAction>(&a)) {
     vmbus::VmbusHost::BuiltMessage m = host.build_message(x->type, x->fields, x->size);
-    return m.error.empty() && host.send_raw(m.bytes, now);
+    return m.error.empty() && host.send_raw(m.bytes, now, x->vp);
   }
   if (const auto* x = std::get_if<SendOfferAction>(&a)) {
     vmbus::VmbusHost::BuiltMessage m = host.build_offer(x->device, x->fields, x->size);
     return m.error.empty() && host.send_raw(m.bytes, now);
   }
-  if (const auto* x = std::get_if<SendRawAction>(&a)) return host.send_raw(x->bytes, now);
+  if (const auto* x = std::get_if<SendRawAction>(&a)) return host.send_raw(x->bytes, now, x->vp);
   if (const auto* x = std::get_if<WithholdAction>(&a)) {
     host.withhold(x->response, x->count);
     return true;

@@ -216,6 +216,12 @@ std::optional<size_t> parse_message_size(const Object& o) {
   return std::nullopt;
 }
 
+// The VP an injected message goes to instead of the connection's (0 .. vcpus - 1).
+std::optional<uint32_t> parse_target_vp(const Object& o, const Scenario& s) {
+  if (auto x = o.optional("vp")) return static_cast<uint32_t>(x->integer(0, s.machine.vcpus - 1));
+  return std::nullopt;
+}
+
 // A response-control count: N >= 1, or "all" (until cleared).
 uint32_t parse_response_count(const Object& o) {
   auto x = o.optional("count");
@@ -253,12 +259,13 @@ FaultAction parse_fault_action(const std::string& kind, const Object& o, const S
   if (kind == "send_message") {
     Value type_value = o.required("type");
     const vmbus::MsgType type = parse_msg_type(type_value);
-    return SendMessageAction{type, parse_message_fields(o.optional("fields"), type), parse_message_size(o)};
+    return SendMessageAction{type, parse_message_fields(o.optional("fields"), type), parse_message_size(o),
+                             parse_target_vp(o, s)};
   }
   if (kind == "send_offer")
     return SendOfferAction{device(), parse_message_fields(o.optional("fields"), vmbus::MsgType::kOfferChannel),
                            parse_message_size(o)};
-  if (kind == "send_raw") return SendRawAction{parse_hex(o.required("hex"), 1, vmbus::kMaxMessageSize)};
+  if (kind == "send_raw") return SendRawAction{parse_hex(o.required("hex"), 1, vmbus::kMaxMessageSize), parse_target_vp(o, s)};
   if (kind == "withhold") return WithholdAction{parse_msg_type(o.required("response")), parse_response_count(o)};
   if (kind == "delay") {
     const vmbus::MsgType type = parse_msg_type(o.required("response"));
@@ -296,9 +303,9 @@ FaultAction parse_fault_action(const std::string& kind, const Object& o, const S
 }
 
 std::vector<std::string_view> fault_action_keys(const std::string& kind) {
-  if (kind == "send_message") return {"type", "fields", "size"};
+  if (kind == "send_message") return {"type", "fields", "size", "vp"};
   if (kind == "send_offer") return {"device", "fields", "size"};
-  if (kind == "send_raw") return {"hex"};
+  if (kind == "send_raw") return {"hex", "vp"};
   if (kind == "withhold") return {"response", "count"};
   if (kind == "delay") return {"response", "by", "count"};
   if (kind == "clear_response_control") return {"response"};

@@ -103,9 +103,14 @@ int vmbus_fifo_empty(void)
 static void vmbus_isr(struct trap_frame *tf)
 {
     (void)tf;
-    if (scan_event_flags() && this_vp() != vmbus_conn.main_vp)
-        hv_kick(vmbus_conn.main_vp); /* the main context may be halted waiting for this callback */
+    int callbacks = scan_event_flags();
+    uint32_t tail = atomic_load_u32(&vmbus_conn.fifo_tail);
     vmbus_drain_slot();
+    int queued = atomic_load_u32(&vmbus_conn.fifo_tail) != tail;
+    /* The main context may be halted waiting for a callback's effect or for a message that
+     * arrived on this VP (e.g. UNLOAD_RESPONSE on another VP than the connect VP). */
+    if ((callbacks || queued) && this_vp() != vmbus_conn.main_vp)
+        hv_kick(vmbus_conn.main_vp);
     lapic_eoi();
 }
 

@@ -55,6 +55,17 @@ class VmbusFaultTest : public VmbusHostTest {
 
 // --- send_raw / build_message / build_offer ---
 
+TEST_F(VmbusFaultTest, SendRawCanTargetAnotherVp) {
+  open_a();
+  std::vector<uint8_t> unload = bytes_of(MsgHeader{static_cast<uint32_t>(MsgType::kUnloadResponse), 0});
+  ASSERT_TRUE(host_->send_raw(unload, now_, 3));
+  ASSERT_EQ(platform_.posted.size(), 1u);
+  EXPECT_EQ(platform_.posted[0].vp, 3u) << "not the connection's VP 1";
+  ASSERT_TRUE(host_->send_raw(unload, now_));
+  EXPECT_EQ(platform_.posted[1].vp, 1u);
+  EXPECT_FALSE(host_->send_raw(unload, now_, 4)) << "no VP 4";
+}
+
 TEST_F(VmbusFaultTest, SendRawDeliversAnyBytesEvenBeforeContact) {
   make();
   const uint8_t three[3] = {0xAB, 0xCD, 0xEF};

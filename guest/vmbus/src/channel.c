@@ -145,7 +145,11 @@ int vmbus_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp
         .target_vp = target_vp,
         .downstream_ringbuffer_pageoffset = ring_pages,
     };
+#ifdef HVSIM_BUGGY_OPEN_AFTER_RESCIND
+    r = vmbus_post(&msg, sizeof(msg)); /* deliberate bug for guest/buggy: OPENCHANNEL despite a rescind */
+#else
     r = ch->rescinded ? VMBUS_ENODEV : vmbus_post(&msg, sizeof(msg));
+#endif
     if (!r && !vmbus_wait(open_answered, ch, VMBUS_WAIT_US))
         r = VMBUS_ETIMEDOUT;
     else if (!r && !ch->open_done)

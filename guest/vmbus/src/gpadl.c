@@ -111,7 +111,11 @@ int vmbus_gpadl_create(struct vmbus_channel *ch, void *buf, uint32_t pages, uint
     }
     if (r) {
         printf("vmbus: relid %u: GPADL 0x%x not created (%d, status 0x%x)\n", ch->relid, g->handle, r, g->status);
+#ifdef HVSIM_BUGGY_RESCIND_DURING_OPEN
+        g->state = GPADL_FREE; /* deliberate bug for guest/buggy: forget the GPADL a rescind interrupted */
+#else
         g->state = r == VMBUS_ENODEV ? GPADL_ORPHANED : GPADL_FREE; /* the answer may still come */
+#endif
         return r;
     }
     g->state = GPADL_CREATED;

@@ -107,6 +107,9 @@ static void vmbus_isr(struct trap_frame *tf)
     uint32_t tail = atomic_load_u32(&vmbus_conn.fifo_tail);
     vmbus_drain_slot();
     int queued = atomic_load_u32(&vmbus_conn.fifo_tail) != tail;
+#ifdef HVSIM_BUGGY_NO_CROSS_VP_WAKE
+    queued = 0; /* deliberate bug for guest/buggy: messages queued here do not wake the main context */
+#endif
     /* The main context may be halted waiting for a callback's effect or for a message that
      * arrived on this VP (e.g. UNLOAD_RESPONSE on another VP than the connect VP). */
     if ((callbacks || queued) && this_vp() != vmbus_conn.main_vp)

@@ -139,8 +139,12 @@ void vmbus_on_rescind(uint32_t relid)
             vmbus_protocol_error("RESCIND_CHANNELOFFER with child_relid out of range", relid);
         return; /* the offer failed and was released already */
     }
-    if (ch->rescinded)
+    if (ch->rescinded) {
+#ifdef HVSIM_BUGGY_DOUBLE_RELEASE
+        release_relid(relid); /* deliberate bug for guest/buggy: a duplicate rescind releases the relid again */
+#endif
         return; /* duplicate */
+    }
     ch->rescinded = 1;
     ch->cleanup_pending = 1;
 }

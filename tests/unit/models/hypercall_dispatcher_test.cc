@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tests/support/flat_memory.h"
+#include "tests/support/recording_hypercall_target.h"
 
 namespace hvsim::hv {
 namespace {
@@ -44,39 +45,7 @@ class FakeIo : public HypercallIo {
   std::map<unsigned, uint64_t> xmm_out;
 };
 
-class RecordingTarget : public HypercallTarget {
- public:
-  uint16_t post_message(VpIndex vp, uint32_t conn, uint32_t type, const uint8_t* payload, uint32_t size) override {
-    posts.push_back({vp, conn, type, std::vector<uint8_t>(payload, payload + size)});
-    return post_status;
-  }
-  uint16_t signal_event(VpIndex vp, uint32_t conn, uint16_t flag) override {
-    signals.emplace_back(vp, conn, flag);
-    return HV_STATUS_SUCCESS;
-  }
-  uint32_t vp_count() const override { return vps; }
-  void send_ipi(VpIndex vp, uint8_t vector) override { ipis.emplace_back(vp, vector); }
-  void flush_tlb(VpIndex vp) override { flushes.push_back(vp); }
-  void notify_long_spin_wait(VpIndex vp, uint32_t count) override { spins.emplace_back(vp, count); }
-  std::optional<uint64_t> get_vp_register(VpIndex vp, uint32_t name) override {
-    if (name == 0) return std::nullopt;
-    return uint64_t{vp} << 32 | name;
-  }
-  uint16_t set_vp_register(VpIndex vp, uint32_t name, uint64_t value) override {
-    sets.emplace_back(vp, name, value);
-    return HV_STATUS_SUCCESS;
-  }
-
-  struct Post { VpIndex vp; uint32_t conn, type; std::vector<uint8_t> payload; };
-  uint32_t vps = 4;
-  uint16_t post_status = HV_STATUS_SUCCESS;
-  std::vector<Post> posts;
-  std::vector<std::tuple<VpIndex, uint32_t, uint16_t>> signals;
-  std::vector<std::pair<VpIndex, uint8_t>> ipis;
-  std::vector<VpIndex> flushes;
-  std::vector<std::pair<VpIndex, uint32_t>> spins;
-  std::vector<std::tuple<VpIndex, uint32_t, uint64_t>> sets;
-};
+using RecordingTarget = test::RecordingHypercallTarget;
 
 constexpr uint64_t kIn = 0x1000;   // input page
 constexpr uint64_t kOut = 0x2000;  // output page

@@ -9,42 +9,12 @@
 #include <tuple>
 #include <vector>
 
+#include "tests/support/recording_hypercall_target.h"
+
 namespace hvsim::hv {
 namespace {
 
-class RecordingTarget : public HypercallTarget {
- public:
-  uint16_t post_message(VpIndex vp, uint32_t conn, uint32_t type, const uint8_t* payload, uint32_t size) override {
-    posts.emplace_back(vp, conn, type, std::vector<uint8_t>(payload, payload + size));
-    return next_status;
-  }
-  uint16_t signal_event(VpIndex vp, uint32_t conn, uint16_t flag) override {
-    signals.emplace_back(vp, conn, flag);
-    return next_status;
-  }
-  uint32_t vp_count() const override { return vps; }
-  void send_ipi(VpIndex vp, uint8_t vector) override { ipis.emplace_back(vp, vector); }
-  void flush_tlb(VpIndex vp) override { flushes.push_back(vp); }
-  void notify_long_spin_wait(VpIndex vp, uint32_t count) override { spins.emplace_back(vp, count); }
-  std::optional<uint64_t> get_vp_register(VpIndex vp, uint32_t name) override {
-    if (name == 0) return std::nullopt;
-    return uint64_t{vp} << 32 | name;
-  }
-  uint16_t set_vp_register(VpIndex vp, uint32_t name, uint64_t value) override {
-    if (name == 0) return HV_STATUS_INVALID_PARAMETER;
-    sets.emplace_back(vp, name, value);
-    return next_status;
-  }
-
-  uint32_t vps = 4;
-  uint16_t next_status = HV_STATUS_SUCCESS;
-  std::vector<std::tuple<VpIndex, uint32_t, uint32_t, std::vector<uint8_t>>> posts;
-  std::vector<std::tuple<VpIndex, uint32_t, uint16_t>> signals;
-  std::vector<std::pair<VpIndex, uint8_t>> ipis;
-  std::vector<VpIndex> flushes;
-  std::vector<std::pair<VpIndex, uint32_t>> spins;
-  std::vector<std::tuple<VpIndex, uint32_t, uint64_t>> sets;
-};
+using RecordingTarget = test::RecordingHypercallTarget;
 
 // Builds an input block field by field, and the args around it.
 class Block {
@@ -108,9 +78,9 @@ using IpiList = std::vector<std::pair<VpIndex, uint8_t>>;
 TEST_F(HypercallHandlersTest, PostMessagePayloadAndTypeLimits) {
   EXPECT_EQ(post(1, 1, 240), HV_STATUS_SUCCESS);
   ASSERT_EQ(target.posts.size(), 1u);
-  EXPECT_EQ(std::get<0>(target.posts[0]), 2u);
-  EXPECT_EQ(std::get<3>(target.posts[0]).size(), 240u);
-  EXPECT_EQ(std::get<3>(target.posts[0]).back(), 0x77);
+  EXPECT_EQ(target.posts[0].vp, 2u);
+  EXPECT_EQ(target.posts[0].payload.size(), 240u);
+  EXPECT_EQ(target.posts[0].payload.back(), 0x77);
   EXPECT_EQ(post(1, 1, 241), HV_STATUS_INVALID_PARAMETER);
   EXPECT_EQ(post(1, 1, 0xffffffff), HV_STATUS_INVALID_PARAMETER);
   EXPECT_EQ(post(1, 0, 8), HV_STATUS_INVALID_PARAMETER);
@@ -119,7 +89,7 @@ TEST_F(HypercallHandlersTest, PostMessagePayloadAndTypeLimits) {
   EXPECT_EQ(post(0x01000001, 1, 8), HV_STATUS_INVALID_CONNECTION_ID);
   EXPECT_EQ(target.posts.size(), 1u);
   EXPECT_EQ(post(1, 0x7fffffff, 0), HV_STATUS_SUCCESS);
-  EXPECT_EQ(std::get<2>(target.posts[1]), 0x7fffffffu);
+  EXPECT_EQ(target.posts[1].type, 0x7fffffffu);
 }
 
 TEST_F(HypercallHandlersTest, PostMessageReturnsTheTargetsStatus) {

@@ -73,7 +73,7 @@ const Channel* VmbusHost::channel_of(std::string_view device) const {
 uint16_t VmbusHost::post_message(VpIndex vp, uint32_t connection_id, std::span<const uint8_t> msg, VirtualTime now) {
   now_ = now;
   if (inbox_.size() >= kInboxDepth) return kHvStatusInsufficientBuffers;  // Linux backs off and retries
-  inbox_.push_back(Inbound{now + params_.latency, vp, connection_id, false, {msg.begin(), msg.end()}});
+  inbox_.push_back(Inbound{now + params_.latency, vp, connection_id, {msg.begin(), msg.end()}});
   return kHvStatusSuccess;
 }
 

@@ -3,9 +3,10 @@
 //
 // Guest input arrives as post_message() (HvCallPostMessage on a message connection id) and
 // signal_event() (HvCallSignalEvent on a channel's event connection id). Like a real host, the
-// host works asynchronously: a message or signal is queued and handled `latency` of virtual time
-// later, in poll(), strictly in arrival order (§9.3: Hyper-V processes a partition's channel
-// messages in order). Output goes through VmbusPlatform: messages into SINT slots (kept in an
+// host works asynchronously: a message is queued and handled `latency` of virtual time later, in
+// poll(), strictly in arrival order (§9.3: Hyper-V processes a partition's channel messages in
+// order); a signal is judged (necessary or not) when it arrives, and the ring drain it asks for
+// happens `latency` later. Output goes through VmbusPlatform: messages into SINT slots (kept in an
 // outbox and retried while the SynIC queue is full), channel interrupts as SIEF flags.
 //
 // What it models: version negotiation for the host profile's versions (connection id 1, and 4
@@ -187,12 +188,11 @@ class VmbusHost {
     VpIndex vp = 0;
     unsigned sint = kVmbusSint;
   };
-  struct Inbound {
+  struct Inbound {  // a guest message waiting for the host
     VirtualTime due;
     VpIndex vp;
     uint32_t connection_id;
-    bool is_signal;
-    std::vector<uint8_t> msg;  // message bytes (empty for a signal)
+    std::vector<uint8_t> msg;
   };
   struct DeviceSlot {
     std::unique_ptr<VmbusDevice> device;

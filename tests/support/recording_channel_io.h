@@ -9,10 +9,14 @@
 // - trace() records each call in `traces` with its time, event name and fields as text: strings as
 //   given, booleans "true"/"false", hex numbers "0x…", other numbers in decimal (kI64 signed).
 //   named(event) returns the records of one event in order; count(event) says how many there are.
+// guest_packet() builds what the guest would have written to the guest->host ring: a 16-byte
+// descriptor (offset8 2) and the payload zero-padded to 8 bytes.
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <span>
@@ -92,5 +96,15 @@ class RecordingChannelIo final : public vmbus::ChannelIo {
     return std::to_string(f.num);
   }
 };
+
+inline vmbus::RingPacket guest_packet(uint16_t type, uint16_t flags, uint64_t trans_id, const std::vector<uint8_t>& payload) {
+  vmbus::RingPacket p;
+  const size_t padded = (payload.size() + 7) / 8 * 8;
+  p.desc = {type, 2, static_cast<uint16_t>((16 + padded) / 8), flags, trans_id};
+  p.bytes.resize(16 + padded);
+  std::memcpy(p.bytes.data(), &p.desc, 16);
+  std::copy(payload.begin(), payload.end(), p.bytes.begin() + 16);
+  return p;
+}
 
 }  // namespace hvsim::test

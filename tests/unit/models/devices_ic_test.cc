@@ -44,14 +44,8 @@ template <typename T> void put(Bytes& b, size_t off, T v) {
 }
 constexpr size_t kMsgType = 12, kMsgSize = 18, kStatus = 20, kTxId = 24, kFlags = 25, kBody = 28;
 
-vmbus::RingPacket packet_of(uint16_t type, uint64_t trans_id, const Bytes& payload, uint16_t flags = 0) {
-  vmbus::RingPacket p;
-  const size_t padded = (payload.size() + 7) / 8 * 8;
-  p.desc = {type, 2, static_cast<uint16_t>((16 + padded) / 8), flags, trans_id};
-  p.bytes.resize(16 + padded);
-  std::memcpy(p.bytes.data(), &p.desc, 16);
-  std::copy(payload.begin(), payload.end(), p.bytes.begin() + 16);
-  return p;
+vmbus::RingPacket packet_of(uint16_t type, uint64_t trans_id, const Bytes& payload) {
+  return test::guest_packet(type, 0, trans_id, payload);
 }
 
 // The guest's in-place answer to `req`: icflags TRANSACTION|RESPONSE, everything else unchanged.

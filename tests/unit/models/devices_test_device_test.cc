@@ -18,15 +18,7 @@ constexpr VirtualTime ms(uint64_t n) { return VirtualTime::from_ms(n); }
 
 using FakeIo = test::RecordingChannelIo;
 
-vmbus::RingPacket guest_packet(uint16_t type, uint16_t flags, uint64_t trans_id, const Bytes& payload) {
-  vmbus::RingPacket p;
-  const size_t padded = (payload.size() + 7) / 8 * 8;
-  p.desc = {type, 2, static_cast<uint16_t>((16 + padded) / 8), flags, trans_id};
-  p.bytes.resize(16 + padded);
-  std::memcpy(p.bytes.data(), &p.desc, 16);
-  std::copy(payload.begin(), payload.end(), p.bytes.begin() + 16);
-  return p;
-}
+using test::guest_packet;
 
 vmbus::DeviceDesc named(const char* name) {
   vmbus::DeviceDesc d;

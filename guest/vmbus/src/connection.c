@@ -255,32 +255,35 @@ int vmbus_connect(uint32_t max_version)
     return VMBUS_EOPNOTSUPP;
 }
 
-int vmbus_request_offers(void)
+/* Posts a header-only message and waits until its answer sets *done. */
+static int post_and_wait(uint32_t msgtype, volatile uint32_t *done, uint64_t timeout_us)
 {
     if (!vmbus_conn.version)
         return VMBUS_EINVAL;
-    vmbus_conn.all_offers_delivered = 0;
-    struct vmbus_msg_header msg = {CHANNELMSG_REQUESTOFFERS, 0};
+    *done = 0;
+    struct vmbus_msg_header msg = {msgtype, 0};
     int r = vmbus_post(&msg, sizeof(msg));
     if (r)
         return r;
-    if (!vmbus_wait(flag_set, (void *)&vmbus_conn.all_offers_delivered, OFFERS_WAIT_US))
+    if (!vmbus_wait(flag_set, (void *)done, timeout_us))
         return VMBUS_ETIMEDOUT;
+    return VMBUS_OK;
+}
+
+int vmbus_request_offers(void)
+{
+    int r = post_and_wait(CHANNELMSG_REQUESTOFFERS, &vmbus_conn.all_offers_delivered, OFFERS_WAIT_US);
+    if (r)
+        return r;
     vmbus_poll();
     return VMBUS_OK;
 }
 
 int vmbus_unload(void)
 {
-    if (!vmbus_conn.version)
-        return VMBUS_EINVAL;
-    vmbus_conn.unload_done = 0;
-    struct vmbus_msg_header msg = {CHANNELMSG_UNLOAD, 0};
-    int r = vmbus_post(&msg, sizeof(msg));
+    int r = post_and_wait(CHANNELMSG_UNLOAD, &vmbus_conn.unload_done, VMBUS_WAIT_US);
     if (r)
         return r;
-    if (!vmbus_wait(flag_set, (void *)&vmbus_conn.unload_done, VMBUS_WAIT_US))
-        return VMBUS_ETIMEDOUT;
     vmbus_offers_reset();
     vmbus_gpadl_forget_all();
     vmbus_conn.version = 0;

@@ -275,32 +275,26 @@ GpadlView::GpadlView(PhysicalMemory& mem, const Gpadl& g, uint32_t first_page, u
 GpadlView::GpadlView(PhysicalMemory& mem, std::vector<uint64_t> pages)
     : mem_(&mem), pages_(std::move(pages)), valid_(pages_addressable(pages_)) {}
 
-bool GpadlView::read(uint64_t offset, void* dst, size_t len) const {
+template <typename Copy>
+bool GpadlView::each_chunk(uint64_t offset, size_t len, Copy copy) const {
   if (!valid_ || offset > size() || len > size() - offset) return false;
-  auto* out = static_cast<uint8_t*>(dst);
-  while (len > 0) {
-    const uint64_t in_page = offset % kPageSize;
-    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(len, kPageSize - in_page));
-    if (!mem_->read(pages_[offset / kPageSize] * kPageSize + in_page, out, chunk)) return false;
-    out += chunk;
-    offset += chunk;
-    len -= chunk;
+  for (size_t done = 0; done < len;) {
+    const uint64_t in_page = (offset + done) % kPageSize;
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(len - done, kPageSize - in_page));
+    if (!copy(pages_[(offset + done) / kPageSize] * kPageSize + in_page, done, chunk)) return false;
+    done += chunk;
   }
   return true;
 }
 
+bool GpadlView::read(uint64_t offset, void* dst, size_t len) const {
+  auto* out = static_cast<uint8_t*>(dst);
+  return each_chunk(offset, len, [&](uint64_t gpa, size_t done, size_t n) { return mem_->read(gpa, out + done, n); });
+}
+
 bool GpadlView::write(uint64_t offset, const void* src, size_t len) const {
-  if (!valid_ || offset > size() || len > size() - offset) return false;
   const auto* in = static_cast<const uint8_t*>(src);
-  while (len > 0) {
-    const uint64_t in_page = offset % kPageSize;
-    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(len, kPageSize - in_page));
-    if (!mem_->write(pages_[offset / kPageSize] * kPageSize + in_page, in, chunk)) return false;
-    in += chunk;
-    offset += chunk;
-    len -= chunk;
-  }
-  return true;
+  return each_chunk(offset, len, [&](uint64_t gpa, size_t done, size_t n) { return mem_->write(gpa, in + done, n); });
 }
 
 }  // namespace hvsim::vmbus

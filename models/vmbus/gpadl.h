@@ -101,6 +101,11 @@ class GpadlView {
   bool write(uint64_t offset, const void* src, size_t len) const;
 
  private:
+  // Calls copy(gpa, done, chunk) for each page-bounded piece of [offset, offset + len), `done`
+  // bytes in; false if the range is outside the view or a copy fails.
+  template <typename Copy>
+  bool each_chunk(uint64_t offset, size_t len, Copy copy) const;
+
   PhysicalMemory* mem_;
   std::vector<uint64_t> pages_;
   bool valid_ = true;

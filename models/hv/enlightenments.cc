@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/core/status.h"
+#include "sim/core/text.h"
 
 namespace hvsim::hv {
 namespace {
@@ -164,10 +165,7 @@ struct Item {
 
 std::vector<Item> split_items(std::string_view list) {
   std::vector<Item> items;
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view text = list.substr(0, comma);
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+  for (std::string_view text : split_list(list, ',')) {
     if (text.empty()) continue;
     size_t eq = text.find('=');
     Item item{text.substr(0, eq), std::string(text.substr(0, eq)), std::nullopt};

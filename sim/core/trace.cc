@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 
 #include "sim/core/rng.h"
+#include "sim/core/text.h"
 
 namespace hvsim {
 namespace {
@@ -55,18 +56,13 @@ bool Tracer::open_jsonl(const std::string& path, const std::string& filter) {
   jsonl_ = std::fopen(path.c_str(), "w");
   if (!jsonl_) return false;
   jsonl_enabled_.assign(static_cast<size_t>(TracePoint::kCount), false);
-  std::string globs = filter.empty() ? "*" : filter;
-  size_t start = 0;
-  while (start <= globs.size()) {
-    size_t comma = globs.find(',', start);
-    std::string glob = globs.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+  for (std::string_view piece : split_list(filter.empty() ? "*" : filter, ',')) {
+    std::string glob(piece);
     for (size_t i = 0; i < jsonl_enabled_.size(); ++i) {
       std::string name(kPoints[i].name);
       if (kPoints[i].verbose && glob == "*") continue;
       if (fnmatch(glob.c_str(), name.c_str(), 0) == 0) jsonl_enabled_[i] = true;
     }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   return true;
 }

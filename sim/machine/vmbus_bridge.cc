@@ -1,29 +1,14 @@
 #include "sim/machine/vmbus_bridge.h"
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "models/devices/registry.h"
 #include "sim/core/status.h"
+#include "sim/core/text.h"
 
 namespace hvsim {
-
-namespace {
-
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(sep, start);
-    if (end == std::string::npos) end = text.size();
-    out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
-}  // namespace
 
 VmbusBridge::VmbusBridge(const VmbusConfig& config, const hv::HostProfile& host, uint64_t seed, GuestMemory& mem,
                          HvHost& hv, VmbusMachine& machine, Tracer& tracer)
@@ -39,7 +24,8 @@ VmbusBridge::VmbusBridge(const VmbusConfig& config, const hv::HostProfile& host,
 
   // Entries are TYPE or TYPE:NAME (several devices of one type need names: test:t1,test:t2).
   std::vector<std::pair<std::string, std::string>> entries;  // (type, name)
-  for (const std::string& e : config.devices.empty() ? std::vector<std::string>{} : split(config.devices, ',')) {
+  for (std::string_view piece : config.devices.empty() ? std::vector<std::string_view>{} : split_list(config.devices, ',')) {
+    const std::string e(piece);
     size_t colon = e.find(':');
     std::string type = e.substr(0, colon), name = colon == std::string::npos ? type : e.substr(colon + 1);
     if (type.empty() || name.empty())

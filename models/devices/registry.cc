@@ -14,50 +14,61 @@
 namespace hvsim::devices {
 namespace {
 
-vmbus::DeviceDesc describe(std::string_view class_guid, const std::string& name, uint64_t seed) {
+// The description every type shares: class GUID, name, and the parameters any device takes
+// (registry.h: instance, ring_pages_min, ring_pages_max).
+vmbus::DeviceDesc describe(std::string_view class_guid, const std::string& name, ParamReader& p, uint64_t seed) {
   vmbus::DeviceDesc d;
   d.name = name;
   d.class_id = vmbus::guid(class_guid);
-  d.instance_id = derive_instance_id(seed, name);
+  d.instance_id = p.guid("instance").value_or(derive_instance_id(seed, name));
+  d.ring_pages.min = static_cast<uint32_t>(p.integer("ring_pages_min", d.ring_pages.min, 2, UINT32_MAX));
+  d.ring_pages.max = static_cast<uint32_t>(p.integer("ring_pages_max", d.ring_pages.max, 2, UINT32_MAX));
+  if (d.ring_pages.max < d.ring_pages.min)
+    throw UsageError("device " + name + ": parameter 'ring_pages_max' (" + std::to_string(d.ring_pages.max) +
+                     ") is below 'ring_pages_min' (" + std::to_string(d.ring_pages.min) + ")");
   return d;
 }
 
 std::unique_ptr<vmbus::VmbusDevice> make_heartbeat(const std::string& name, ParamReader& p, uint64_t seed) {
+  vmbus::DeviceDesc desc = describe(vmbus::kHeartbeatClass, name, p, seed);
   HeartbeatParams params;
   params.period = p.duration("period", params.period);
   if (params.period == VirtualTime{}) throw UsageError("device heartbeat: parameter 'period' must be > 0");
   p.finish();
   // First seq_num: below 2^32 so traces stay readable; any u64 would do (the guest adds 1, wrapping).
   const uint64_t first_seq = RngStream(seed, "devices.heartbeat/" + name).below(1ull << 32);
-  return std::make_unique<HeartbeatDevice>(describe(vmbus::kHeartbeatClass, name, seed), params, first_seq);
+  return std::make_unique<HeartbeatDevice>(std::move(desc), params, first_seq);
 }
 
 std::unique_ptr<vmbus::VmbusDevice> make_shutdown(const std::string& name, ParamReader& p, uint64_t seed) {
+  vmbus::DeviceDesc desc = describe(vmbus::kShutdownClass, name, p, seed);
   ShutdownParams params;
   params.at = p.duration("at");
   params.flags = static_cast<uint32_t>(p.integer("flags", params.flags, 0, UINT32_MAX));
   p.finish();
-  return std::make_unique<ShutdownDevice>(describe(vmbus::kShutdownClass, name, seed), params);
+  return std::make_unique<ShutdownDevice>(std::move(desc), params);
 }
 
 std::unique_ptr<vmbus::VmbusDevice> make_timesync(const std::string& name, ParamReader& p, uint64_t seed) {
+  vmbus::DeviceDesc desc = describe(vmbus::kTimesyncClass, name, p, seed);
   TimesyncParams params;
   params.epoch = p.integer("epoch", params.epoch, 0, UINT64_MAX);
   params.period = p.duration("period", params.period);
   if (params.period == VirtualTime{}) throw UsageError("device timesync: parameter 'period' must be > 0");
   p.finish();
-  return std::make_unique<TimesyncDevice>(describe(vmbus::kTimesyncClass, name, seed), params);
+  return std::make_unique<TimesyncDevice>(std::move(desc), params);
 }
 
 std::unique_ptr<vmbus::VmbusDevice> make_kvp(const std::string& name, ParamReader& p, uint64_t seed) {
+  vmbus::DeviceDesc desc = describe(vmbus::kKvpClass, name, p, seed);
   p.finish();
-  return std::make_unique<KvpDevice>(describe(vmbus::kKvpClass, name, seed));
+  return std::make_unique<KvpDevice>(std::move(desc));
 }
 
 std::unique_ptr<vmbus::VmbusDevice> make_test(const std::string& name, ParamReader& p, uint64_t seed) {
+  vmbus::DeviceDesc desc = describe(vmbus::kTestClass, name, p, seed);
   TestParams params;
   params.queue = p.integer("queue", params.queue, 1, 1u << 20);
-  vmbus::DeviceDesc desc = describe(vmbus::kTestClass, name, seed);
   desc.sub_channels = static_cast<uint16_t>(p.integer("subchannels", 0, 0, 64));
   p.finish();
   return std::make_unique<TestDevice>(std::move(desc), params);

@@ -97,6 +97,7 @@ class GpadlView {
   GpadlView(PhysicalMemory& mem, std::vector<uint64_t> pages);
   bool valid() const { return valid_; }
   uint64_t size() const { return pages_.size() * 4096; }
+  const std::vector<uint64_t>& pfns() const { return pages_; }  // the view's pages, in order
   bool read(uint64_t offset, void* dst, size_t len) const;
   bool write(uint64_t offset, const void* src, size_t len) const;
 

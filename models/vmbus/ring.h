@@ -46,6 +46,7 @@ class HostRing {
   explicit HostRing(GpadlView view);
   bool valid() const { return valid_; }
   uint32_t data_size() const { return data_size_; }
+  const GpadlView& view() const { return view_; }  // the control page, then the data area
 
   // Called when the channel opens: as the producer of the host->guest ring the host declares
   // feat_pending_send_sz in its feature_bits, and takes write_index and read_index as they are

@@ -22,7 +22,18 @@
 
 namespace hvsim::vmbus {
 
-// What the host offers for a device (OFFERCHANNEL fields the device chooses).
+// Ring sizes the host accepts at OPENCHANNEL, in pages per direction as the guest lays them out
+// (ring header page included): the guest->host ring is the ring GPADL's first
+// downstream_ringbuffer_pageoffset pages, the host->guest ring the rest. The host always refuses a
+// ring under 2 pages; these limits refuse more (OPENCHANNEL_RESULT with a failure status).
+struct RingPageLimits {
+  uint32_t min = 2;
+  uint32_t max = UINT32_MAX;
+  bool allows(uint32_t pages) const { return pages >= min && pages <= max; }
+};
+
+// What the host offers for a device (OFFERCHANNEL fields the device chooses) and the host's
+// limits on its channels.
 struct DeviceDesc {
   std::string name;         // "heartbeat": instance name in traces, CLI and scenarios
   Guid class_id;            // if_type
@@ -33,6 +44,7 @@ struct DeviceDesc {
   // Sub-channels (§5.6 step 6) the host offers once the primary channel is open (sub_channel_index
   // 1..n, same class and instance GUIDs). They come and go with the primary's open.
   uint16_t sub_channels = 0;
+  RingPageLimits ring_pages;  // for the primary channel and every sub-channel
 };
 
 // The device's handle on its open channel.

@@ -22,6 +22,11 @@ VmbusHost::~VmbusHost() = default;
 void VmbusHost::add_device(std::unique_ptr<VmbusDevice> device, bool offered) {
   const std::string& name = device->desc().name;
   if (slot_of(name)) throw UsageError("VMBus device name '" + name + "' is used twice");
+  for (const DeviceSlot& d : devices_) {
+    if (d.device->desc().instance_id == device->desc().instance_id)
+      throw UsageError("VMBus devices '" + d.device->desc().name + "' and '" + name + "' have the same instance GUID " +
+                       guid_string(device->desc().instance_id));
+  }
   devices_.push_back(DeviceSlot{std::move(device), offered, std::nullopt, {}, std::nullopt, true});
 }
 

@@ -12,7 +12,8 @@
 // What it models: version negotiation for the host profile's versions (connection id 1, and 4
 // for >= 5.0 only when the profile has 5.0+), control-message VP and SINT per version; offers in
 // a seeded order then ALLOFFERS_DELIVERED, hot-add, rescind and RELID_RELEASED (a relid is reused
-// only after release); GPADLs with the profile's aggregate cap; OPENCHANNEL / CLOSECHANNEL;
+// only after release; GPADLs the guest left on the channel are dropped with it); GPADLs with the
+// profile's aggregate cap; OPENCHANNEL (with each device's ring-size limits) / CLOSECHANNEL;
 // MODIFYCHANNEL (>= 4.1) with MODIFYCHANNEL_RESPONSE (>= 5.3) and a retarget lag during which
 // interrupts still go to the old VP; UNLOAD / UNLOAD_RESPONSE and reconnect; Hyper-V's ring
 // signalling rules; a checker that traces guest rule violations (vmbus.ring_rule); and interrupt
@@ -80,7 +81,8 @@ class VmbusHost {
   ~VmbusHost();
 
   // Adds a device before the run (offered on REQUESTOFFERS unless `offered` is false: then only
-  // offer() makes it appear, as a hot-add). Names must be unique (UsageError otherwise).
+  // offer() makes it appear, as a hot-add). Names and instance GUIDs must be unique (UsageError
+  // otherwise).
   void add_device(std::unique_ptr<VmbusDevice> device, bool offered = true);
   // The device (nullptr if unknown). It is polled at the next poll(): callers may change it
   // (TestDevice::push, ShutdownDevice::request_shutdown).

@@ -256,8 +256,9 @@ void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
   OpenChannel o{};
   read_msg(m, o);
   Channel* c = find_channel(o.child_relid);
+  // `why`: the protocol error a failure is traced as ("" = none).
   auto result = [&](uint32_t status, std::string_view why) {
-    if (status != kStatusSuccess) {
+    if (!why.empty()) {
       protocol_error(now, why, {TraceField::u64("relid", o.child_relid), TraceField::hex("gpadl", o.ringbuffer_gpadlhandle)});
     }
     OpenChannelResult r = header_only<OpenChannelResult>(MsgType::kOpenChannelResult);
@@ -297,6 +298,17 @@ void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
       .rewrite = std::nullopt,
   };
   if (!s.out.valid() || !s.in.valid()) return result(kStatusUnsuccessful, "OPENCHANNEL ring pages are not RAM");
+  const RingPageLimits& limits = c->device().desc().ring_pages;
+  if (!limits.allows(down) || !limits.allows(pages - down)) {
+    // The device refuses the ring sizes: no protocol error (the guest broke no rule), the open
+    // fails as OpenVMM fails an open its device refuses (STATUS_UNSUCCESSFUL).
+    tracer_.emit(TracePoint::kVmbusChannel, now, kNoVp,
+                 {TraceField::u64("relid", o.child_relid), TraceField::str_("device", c->device().desc().name),
+                  TraceField::str_("state", "open_refused"), TraceField::str_("why", "ring_pages"),
+                  TraceField::u64("guest_to_host_pages", down), TraceField::u64("host_to_guest_pages", pages - down),
+                  TraceField::u64("min", limits.min), TraceField::u64("max", limits.max)});
+    return result(kStatusUnsuccessful, "");
+  }
   c->set_version(conn_->version);
   set_state(*c, ChannelState::kOpen, now);
   if (c->monitor_id) ++monitored_open_;
@@ -333,6 +345,14 @@ void VmbusHost::on_relid_released(std::span<const uint8_t> m, VirtualTime now) {
   tracer_.emit(TracePoint::kVmbusChannel, now, kNoVp,
                {TraceField::u64("relid", r.child_relid), TraceField::str_("device", c->device().desc().name),
                 TraceField::str_("state", "released")});
+  // GPADLs the guest never tore down go with the channel, without a reply or an error (OpenVMM's
+  // client_release_channel drops a revoked channel's remaining GPADLs, created or in progress).
+  for (uint32_t handle : gpadls_.handles_of(r.child_relid)) {
+    teardown_gpadl(handle);
+    tracer_.emit(TracePoint::kVmbusGpadl, now, kNoVp,
+                 {TraceField::hex("gpadl", handle), TraceField::u64("relid", r.child_relid),
+                  TraceField::str_("result", "released"), TraceField::u64("total_bytes", gpadls_.charged_bytes())});
+  }
   forget_channel(r.child_relid);
 }
 

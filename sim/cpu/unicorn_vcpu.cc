@@ -9,14 +9,12 @@
 
 #include "sim/core/status.h"
 #include "sim/cpu/disasm.h"
+#include "sim/cpu/store_locator.h"
 #include "sim/cpu/x86_defs.h"
 
 namespace hvsim {
 namespace {
 
-// Never-executable `until` address for uc_emu_start (non-canonical), so Unicorn never ends a
-// block early at a real address.
-constexpr uint64_t kNoUntil = 0xdead000000000000ull;
 
 int uc_reg_of(Reg r) {
   static constexpr int kMap[] = {
@@ -53,6 +51,11 @@ UnicornVcpu::UnicornVcpu(const VcpuParams& p, GuestMemory& mem, VcpuExitHandler&
   check(uc_open(UC_ARCH_X86, UC_MODE_64, &uc_), "uc_open");
   alias_ = mem_.map_alias();
   check(uc_mem_map_ptr(uc_, 0, mem_.size(), UC_PROT_ALL, alias_), "mapping guest RAM");
+  // No `until` address: in exits mode with an empty exit set, uc_emu_start ignores its `until`
+  // argument. (Any `until` makes every start translate that address for a TB flush; a
+  // non-canonical one raised #GP inside QEMU each time, which left QEMU's in-flight exception set
+  // and cost a CPU-state restore per start — measured with gdb on 2.1.1.)
+  check(uc_ctl_exits_enable(uc_), "exits mode");
   blob_ = std::make_unique<CpuStateBlob>(uc_);
   std::string why;
   if (!blob_->locate(why)) throw UsageError("unsupported Unicorn build: " + why);
@@ -67,6 +70,8 @@ UnicornVcpu::UnicornVcpu(const VcpuParams& p, GuestMemory& mem, VcpuExitHandler&
   check(uc_hook_add(uc_, &h, UC_HOOK_INSN, reinterpret_cast<void*>(&hook_cpuid), this, 1, 0, UC_X86_INS_CPUID), "cpuid hook");
   check(uc_hook_add(uc_, &h, UC_HOOK_INSN, reinterpret_cast<void*>(&hook_syscall), this, 1, 0, UC_X86_INS_SYSCALL), "syscall hook");
   check(uc_hook_add(uc_, &h, UC_HOOK_MEM_UNMAPPED, reinterpret_cast<void*>(&hook_unmapped), this, 1, 0), "unmapped hook");
+  check(uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE_PROT, reinterpret_cast<void*>(&hook_write_prot), this, 1, 0),
+        "write-protection hook");
 }
 
 UnicornVcpu::~UnicornVcpu() {
@@ -91,6 +96,12 @@ void UnicornVcpu::set_reg(Reg r, uint64_t v) {
   blob_current_ = false;
   if (r == Reg::kEfer) {
     native_msr_write(x86::kMsrEfer, v);
+    return;
+  }
+  if (r == Reg::kCr2) {  // through the state copy: Unicorn 2.1.1's CR2 write also sets CR3
+    CpuStateBlob& b = snapshot();
+    b.set_cr2(v);
+    b.store();
     return;
   }
   uc_reg_write(uc_, uc_reg_of(r), &v);
@@ -119,9 +130,7 @@ CpuStateBlob& UnicornVcpu::snapshot() {
 
 unsigned UnicornVcpu::cpl() { return snapshot().cpl(); }
 
-bool UnicornVcpu::in_64bit_mode() {
-  return (snapshot().hflags() & (1u << 15)) != 0;  // QEMU HF_CS64: long mode and CS.L
-}
+bool UnicornVcpu::in_64bit_mode() { return snapshot().code64(); }
 
 uint64_t UnicornVcpu::native_msr_read(uint32_t msr) {
   uc_x86_msr m{msr, 0};
@@ -230,6 +239,8 @@ void UnicornVcpu::set_page_backing(uint64_t gpa, std::optional<uint32_t> overlay
     mem_.show_overlay(alias_, gpa, *overlay);
   else
     mem_.show_ram(alias_, gpa);
+  if (overlay && !mem_.overlay_guest_writable(*overlay)) read_only_pages_.insert(gpa);
+  else read_only_pages_.erase(gpa);
   stale_pages_.push_back(gpa);
   // DEVNOTE: dropping translations while this engine runs (from an MSR exit) makes Unicorn re-run
   // the block and then stop for no reason (found with hv_hypercall.elf): the new page is visible at
@@ -245,7 +256,16 @@ void UnicornVcpu::drop_stale_translations() {
   // DEVNOTE: Unicorn drops translations by virtual address; this assumes the page is mapped at
   // the same address (true for the boot identity map). Overlays are rarely code: only the
   // hypercall page, whose content never changes while it is shown.
-  for (uint64_t gpa : stale_pages_) uc_ctl_remove_cache(uc_, gpa, gpa + 0x1000);
+  for (uint64_t gpa : stale_pages_) {
+    uc_ctl_remove_cache(uc_, gpa, gpa + 0x1000);
+    // Protection changes only with the engine stopped, and only when it differs: every
+    // uc_mem_protect splits Unicorn's RAM region for good.
+    bool want = read_only_pages_.count(gpa) != 0;
+    if (want == (protected_pages_.count(gpa) != 0)) continue;
+    uc_mem_protect(uc_, gpa, 0x1000, want ? UC_PROT_READ | UC_PROT_EXEC : UC_PROT_ALL);
+    if (want) protected_pages_.insert(gpa);
+    else protected_pages_.erase(gpa);
+  }
   stale_pages_.clear();
   cache_.invalidate_all();
   cur_block_ = nullptr;
@@ -289,23 +309,21 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
       kicked_ = false;
       return StopReason::kKicked;
     }
-    // DEVNOTE: a uc_emu_stop leaves QEMU's in-flight exception set (#GP or #DF, measured on 2.1.1;
-    // tests/contract), which turns the guest's next fault into #DF, or a #UD into a triple-fault
-    // reset that Unicorn reports as a normal stop. No exception is in flight at an instruction
-    // boundary, so clear it before every start (even a declined VMCALL's #UD leaves it set),
-    // except after HLT, which stops the engine without raising anything.
-    if (!halted_cleanly_) {
+    // DEVNOTE: an exception that UC_HOOK_INTR takes over stays "in flight" in QEMU (old_exception,
+    // measured on 2.1.1; tests/contract), which would turn the guest's next fault into #DF. No
+    // exception is in flight at an instruction boundary: clear it before the next start.
+    if (exception_in_flight_) {
       CpuStateBlob& b = snapshot();
-      if (b.pending_exception() != -1) {
-        b.clear_pending_exception();
-        b.store();
-      }
+      b.clear_pending_exception();
+      b.store();
+      exception_in_flight_ = false;
     }
     halted_cleanly_ = false;
+    if (watches_dirty_) apply_watches();
     uint64_t rip = reg(Reg::kRip);
     running_ = true;
     blob_current_ = false;
-    uc_err err = uc_emu_start(uc_, rip, kNoUntil, 0, 0);
+    uc_err err = uc_emu_start(uc_, rip, 0, 0, 0);
     running_ = false;
     if (stop_retired_) {
       quantum_retired_ -= retired_ - *stop_retired_;
@@ -314,6 +332,7 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
     }
     bool resume = !stale_pages_.empty();
     if (resume) drop_stale_translations();
+    resume = resume || watches_dirty_;
     if (new_sites_) {
       hook_sites(*new_sites_);
       new_sites_ = nullptr;
@@ -342,6 +361,9 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
       }
       if (err == UC_ERR_INSN_INVALID) {
         pending_exc_ = PendingException{x86::kUD, at, false, 0, false};
+      } else if (err == UC_ERR_WRITE_PROT && write_prot_gpa_) {
+        pending_exc_ = PendingException{x86::kGP, write_fault_rip(*write_prot_gpa_), true, 0, false};
+        write_prot_gpa_.reset();
       } else if (!pending_exc_) {
         crash(std::string("CPU emulator error: ") + uc_strerror(err), at);
         return StopReason::kCrash;
@@ -361,6 +383,10 @@ StopReason UnicornVcpu::run(uint64_t budget_insns) {
       continue;
     }
     if (stop_block_) resume_at_block(*stop_block_);
+    if (watch_stop_) {
+      watch_stop_ = false;
+      return StopReason::kWatch;
+    }
     if (stop_requested_) return StopReason::kStopRequested;
     if (restart_ || resume || kicked_) {
       restart_ = false;
@@ -418,6 +444,7 @@ void UnicornVcpu::on_new_block(uint64_t addr, uint32_t size) {
   x86::LinearAccess a = x86::read_linear(*phys_, paging(), addr, bytes.data(), size, false);
   if (!a.ok) std::memset(bytes.data(), 0x90, size);  // unreadable: Unicorn will fault on it anyway
   const BlockInfo& b = cache_.insert(addr, size, bytes.data());
+  for (uint64_t page = addr >> 12; page <= (addr + size - 1) >> 12; ++page) code_pages_.insert(page);
   bool unhooked = false;
   for (const TrapSite& s : b.sites) unhooked = unhooked || !hooked_sites_.count(s.addr);
   if (!unhooked) return;
@@ -471,7 +498,7 @@ uint64_t UnicornVcpu::retired_before(uint64_t rip) const {
 
 void UnicornVcpu::hook_site(uc_struct*, uint64_t addr, uint32_t, void* self) {
   auto* v = static_cast<UnicornVcpu*>(self);
-  if (!v->cur_block_) return;
+  if (!v->cur_block_ || v->stop_if_exec_watched(addr)) return;  // a watched site runs after the stop
   for (const TrapSite& s : v->cur_block_->sites) {
     if (s.addr == addr) {
       v->handle_site(s);
@@ -522,9 +549,10 @@ void UnicornVcpu::handle_site(const TrapSite& site) {
 void UnicornVcpu::hook_intr(uc_struct*, uint32_t intno, void* self) {
   auto* v = static_cast<UnicornVcpu*>(self);
   uint64_t rip = v->reg(Reg::kRip);
+  v->exception_in_flight_ = true;
   if (v->pending_exc_) return;  // already stopping for an exception raised by a site hook
-  // The error code and the software-interrupt flag must be read here: once the engine stops,
-  // QEMU overwrites them (measured on 2.1.1; tests/contract).
+  // The error code and the software-interrupt flag are read here, where they describe this
+  // exception.
   v->blob_->load();
   v->pending_exc_ = PendingException{static_cast<uint8_t>(intno), rip, false,
                                      static_cast<uint32_t>(v->blob_->error_code()), v->blob_->exception_is_int()};
@@ -586,29 +614,54 @@ bool UnicornVcpu::hook_unmapped(uc_struct*, int type, uint64_t addr, int, int64_
   return false;
 }
 
+bool UnicornVcpu::hook_write_prot(uc_struct*, int, uint64_t addr, int, int64_t, void* self) {
+  // Declining refuses the store and stops the engine right behind it (store_locator.h).
+  static_cast<UnicornVcpu*>(self)->write_prot_gpa_ = addr;
+  return false;
+}
+
+// The instruction whose store to `gpa` the engine refused: Unicorn leaves RIP at its block's
+// start. DEVNOTE: the arithmetic flags Unicorn reports there can be stale if a flag-setting
+// instruction ran earlier in the same block (its lazy flag state is not written back).
+uint64_t UnicornVcpu::write_fault_rip(uint64_t gpa) {
+  uint64_t rip = reg(Reg::kRip);
+  if (!cur_block_) return rip;
+  std::vector<uint8_t> code(cur_block_->size);
+  if (!x86::read_linear(*phys_, paging(), cur_block_->addr, code.data(), code.size(), false).ok) return rip;
+  StoreSearch s;
+  s.code = code.data();
+  s.size = cur_block_->size;
+  s.addr = cur_block_->addr;
+  s.fault_page = gpa & ~0xfffull;
+  for (size_t r = 0; r < s.gpr.size(); ++r) s.gpr[r] = reg(static_cast<Reg>(r));
+  s.fs_base = native_msr_read(x86::kMsrFsBase);
+  s.gs_base = native_msr_read(x86::kMsrGsBase);
+  x86::PagingMode mode = paging();
+  std::optional<uint64_t> at = locate_store(s, [&](uint64_t linear) -> std::optional<uint64_t> {
+    x86::Translation t = x86::translate(*phys_, mode, linear, true, false);
+    return t.ok ? std::optional<uint64_t>(t.gpa) : std::nullopt;
+  });
+  return at ? *at : rip;
+}
+
 // ---- exceptions, interrupts, privilege -------------------------------------------------------
 
 x86::InterruptedState UnicornVcpu::interrupted_state(uint64_t rip) {
+  // One state copy serves every field but RFLAGS (QEMU computes the arithmetic flags lazily).
+  const CpuStateBlob& b = snapshot();
   x86::InterruptedState s;
   s.rip = rip;
   s.rsp = reg(Reg::kRsp);
   s.rflags = reg(Reg::kRflags);
-  uint64_t cs = 0, ss = 0;
-  uc_reg_read(uc_, UC_X86_REG_CS, &cs);
-  uc_reg_read(uc_, UC_X86_REG_SS, &ss);
-  s.cs = static_cast<uint16_t>(cs);
-  s.ss = static_cast<uint16_t>(ss);
-  s.cpl = snapshot().cpl();
-  uc_x86_mmr idtr{}, gdtr{}, tr{};
-  uc_reg_read(uc_, UC_X86_REG_IDTR, &idtr);
-  uc_reg_read(uc_, UC_X86_REG_GDTR, &gdtr);
-  uc_reg_read(uc_, UC_X86_REG_TR, &tr);
-  s.idtr_base = idtr.base;
-  s.idtr_limit = idtr.limit;
-  s.gdtr_base = gdtr.base;
-  s.gdtr_limit = gdtr.limit;
-  s.tr_base = tr.base;
-  s.paging = paging();
+  s.cs = b.segment(SegReg::kCS).selector;
+  s.ss = b.segment(SegReg::kSS).selector;
+  s.cpl = b.cpl();
+  s.idtr_base = b.idt().base;
+  s.idtr_limit = b.idt().limit;
+  s.gdtr_base = b.gdt().base;
+  s.gdtr_limit = b.gdt().limit;
+  s.tr_base = b.tr_base();
+  s.paging = x86::PagingMode{b.cr(0), b.cr(3), b.cr(4), b.efer()};
   return s;
 }
 
@@ -629,6 +682,7 @@ bool UnicornVcpu::handle_exception(PendingException e) {
     blob_->load();
     blob_->clear_pending_exception();
     blob_->store();
+    exception_in_flight_ = false;
     bool is_int = e.is_int;
     uint32_t error = e.error;
     if (is_int)
@@ -703,7 +757,8 @@ bool UnicornVcpu::apply_delivery(const x86::DeliveryResult& d) {
 
 bool UnicornVcpu::can_take_interrupt() {
   if (!(reg(Reg::kRflags) & x86::kRflagsIf)) return false;
-  return !snapshot().interrupt_shadow();
+  // QEMU's HLT ends an STI/MOV-SS shadow: a vCPU halted since its last stop has none.
+  return halted_cleanly_ || !snapshot().interrupt_shadow();
 }
 
 bool UnicornVcpu::deliver_external(uint8_t vector) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -52,6 +53,17 @@ enum class StopReason : uint8_t {
   kStopRequested,  // an exit handler asked to stop (guest exit, reset...)
   kCrash,          // unhandled exception, triple fault, access outside RAM: see crash_report()
   kKicked,         // kick(): an interrupt may be deliverable now; the caller delivers and resumes
+  kWatch,          // a guest watch was hit: stopped before the watched instruction (watch_hit())
+};
+
+// Where a guest watch stopped the vCPU (unicorn_vcpu_watches.cc): before the instruction at `rip`,
+// which is at a watched address (`read` false) or reads [gpa, gpa + size) of watched memory.
+struct WatchHit {
+  std::vector<uint32_t> ids;  // every watch it hit, ascending
+  uint64_t rip = 0;
+  bool read = false;
+  uint64_t gpa = 0;
+  unsigned size = 0;
 };
 
 class UnicornVcpu final : public VcpuContext {
@@ -83,12 +95,26 @@ class UnicornVcpu final : public VcpuContext {
   bool deliver_external(uint8_t vector);
 
   // Shows overlay page `overlay` (GuestMemory::OverlayPage::index) at page-aligned `gpa` for this
-  // vCPU only, or the guest's RAM again (nullopt), and drops code translated from that page.
+  // vCPU only, or the guest's RAM again (nullopt), and drops code translated from that page. An
+  // overlay the guest may not write is write-protected in the engine: a guest store to it raises
+  // #GP(0) at the storing instruction (store_locator.h).
   void set_page_backing(uint64_t gpa, std::optional<uint32_t> overlay);
 
   // Maps a device region at guest-physical [base, base + size) for this vCPU (page-aligned,
   // outside RAM). Accesses go to `handler` with this vCPU as context.
   void map_mmio(uint64_t base, uint64_t size, MmioHandler& handler);
+
+  // Guest watches (unicorn_vcpu_watches.cc). Watch `id` stops run() (kWatch) before this vCPU
+  // executes the instruction at guest-virtual `rip` (set_exec_watch), or before an instruction
+  // that reads any byte of the guest-physical `ranges` (set_read_watch; none = removed). The
+  // instruction then runs when run() is called again, without hitting the same watches twice
+  // (unless an interrupt taken at the stop returns to it: that is a new arrival, and hits again).
+  // Hooks change only while the engine is stopped: a change made from an exit handler ends the
+  // current instruction's run and is applied before the engine starts again.
+  struct GpaRange { uint64_t gpa = 0, size = 0; };
+  void set_exec_watch(uint32_t id, std::optional<uint64_t> rip);
+  void set_read_watch(uint32_t id, std::vector<GpaRange> ranges);
+  const WatchHit& watch_hit() const { return watch_hit_; }
 
   uint64_t retired() const { return retired_; }
   // Virtual time spent executing (retired instructions and exit costs), not idle.
@@ -131,12 +157,21 @@ class UnicornVcpu final : public VcpuContext {
   static uint64_t mmio_read_cb(uc_struct* uc, uint64_t offset, unsigned size, void* region);
   static void mmio_write_cb(uc_struct* uc, uint64_t offset, unsigned size, uint64_t value, void* region);
   static bool hook_unmapped(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
+  static bool hook_write_prot(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
+  static void hook_watch_exec(uc_struct* uc, uint64_t addr, uint32_t size, void* self);
+  static void hook_watch_read(uc_struct* uc, int type, uint64_t addr, int size, int64_t value, void* self);
 
   void on_new_block(uint64_t addr, uint32_t size);
+  void watches_changed();
+  void apply_watches();
+  bool repeats_stopped_instruction(uint64_t rip) const;
+  bool stop_if_exec_watched(uint64_t rip);  // true: a watch stops the engine before `rip`
+  void stop_for_watch(WatchHit hit);
   void hook_sites(const BlockInfo& b);
   void resume_at_block(uint64_t linear);
   void stop_after_current();
   void drop_stale_translations();
+  uint64_t write_fault_rip(uint64_t gpa);
   void handle_site(const TrapSite& site);
   // Retired instructions at the instruction at `rip` (not counting it), correcting the block count.
   uint64_t retired_before(uint64_t rip) const;
@@ -186,8 +221,12 @@ class UnicornVcpu final : public VcpuContext {
   bool want_irq_window_ = false;
   uint64_t window_blocks_ = 0;  // blocks run while want_irq_window_ (see hook_block)
   static constexpr uint64_t kWindowCheckBlocks = 8;
-  bool halted_cleanly_ = false;           // the last stop was HLT: no exception can be in flight
+  bool halted_cleanly_ = false;           // the last stop was HLT (which ends any interrupt shadow)
+  bool exception_in_flight_ = false;      // QEMU raised an exception since its state was last cleared
   std::vector<uint64_t> stale_pages_;     // pages whose translations must be dropped
+  std::set<uint64_t> read_only_pages_;    // pages showing an overlay the guest may not write
+  std::set<uint64_t> protected_pages_;    // pages the engine write-protects now
+  std::optional<uint64_t> write_prot_gpa_;  // a guest store to a write-protected page stopped the engine
 
   // Why the engine stopped.
   bool stop_budget_ = false;
@@ -203,6 +242,22 @@ class UnicornVcpu final : public VcpuContext {
   std::optional<uint64_t> unmapped_addr_;
   int unmapped_type_ = 0;
   uint64_t unmapped_rip_ = 0;
+
+  // Guest watches (unicorn_vcpu_watches.cc).
+  struct ExecHook { size_t hook = 0; std::set<uint32_t> ids; };  // hook: a uc_hook
+  struct ReadRange { uint64_t first, last; uint32_t id; };
+  std::map<uint32_t, uint64_t> exec_watches_;          // id -> rip
+  std::map<uint32_t, std::vector<GpaRange>> read_watches_;
+  std::map<uint64_t, ExecHook> exec_hooks_;            // rip -> its hook (as applied)
+  std::vector<ReadRange> read_ranges_;                 // as applied, sorted
+  std::optional<size_t> read_hook_;                    // the UC_HOOK_MEM_READ, while any range is watched
+  std::set<uint64_t> code_pages_;                      // virtual page numbers of every block translated
+  bool watches_dirty_ = false;
+  bool watch_stop_ = false;                            // a watch hit stopped the engine
+  WatchHit watch_hit_;
+  // The instruction a watch stopped before (rip, retired count there): its re-execution on the
+  // next start does not hit again.
+  std::optional<std::pair<uint64_t, uint64_t>> watch_resume_;
 
   std::string crash_report_, crash_summary_;
 };

@@ -38,6 +38,7 @@ constexpr uint8_t kGateInterrupt64 = 0xe, kGateTrap64 = 0xf;
 // Architectural MSRs.
 constexpr uint32_t kMsrTsc = 0x10, kMsrApicBase = 0x1b, kMsrTscAdjust = 0x3b, kMsrEfer = 0xc0000080,
                    kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083,
-                   kMsrFmask = 0xc0000084, kMsrTscAux = 0xc0000103;
+                   kMsrFmask = 0xc0000084, kMsrFsBase = 0xc0000100, kMsrGsBase = 0xc0000101,
+                   kMsrTscAux = 0xc0000103;
 
 }  // namespace hvsim::x86

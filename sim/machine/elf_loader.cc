@@ -10,6 +10,53 @@
 #include "sim/core/status.h"
 
 namespace hvsim {
+namespace {
+
+// The defined symbols of the first SHT_SYMTAB section; anything out of the file's bounds is skipped.
+// A global wins over locals of its name; a name defined at several values otherwise (static
+// functions of the same name in several files) is left out: it names no one address.
+std::map<std::string, uint64_t> read_symbols(const std::vector<uint8_t>& file, const Elf64_Ehdr& eh) {
+  std::map<std::string, uint64_t> out;
+  auto inside = [&](uint64_t off, uint64_t len) { return off <= file.size() && len <= file.size() - off; };
+  if (eh.e_shentsize != sizeof(Elf64_Shdr) || !inside(eh.e_shoff, uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr))) return out;
+  auto section = [&](unsigned i) {
+    Elf64_Shdr sh;
+    std::memcpy(&sh, file.data() + eh.e_shoff + uint64_t{i} * sizeof(Elf64_Shdr), sizeof sh);
+    return sh;
+  };
+  for (unsigned i = 0; i < eh.e_shnum; ++i) {
+    Elf64_Shdr symtab = section(i);
+    if (symtab.sh_type != SHT_SYMTAB) continue;
+    if (symtab.sh_link >= eh.e_shnum || !inside(symtab.sh_offset, symtab.sh_size)) return out;
+    Elf64_Shdr strtab = section(symtab.sh_link);
+    if (!inside(strtab.sh_offset, strtab.sh_size)) return out;
+    struct Seen { uint64_t value; bool global; bool ambiguous; };
+    std::map<std::string, Seen> seen;
+    for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= symtab.sh_size; off += sizeof(Elf64_Sym)) {
+      Elf64_Sym sym;
+      std::memcpy(&sym, file.data() + symtab.sh_offset + off, sizeof sym);
+      unsigned type = ELF64_ST_TYPE(sym.st_info);
+      if (sym.st_shndx == SHN_UNDEF || sym.st_name == 0 || sym.st_name >= strtab.sh_size ||
+          (type != STT_FUNC && type != STT_OBJECT && type != STT_NOTYPE))
+        continue;
+      const char* name = reinterpret_cast<const char*>(file.data() + strtab.sh_offset + sym.st_name);
+      size_t len = strnlen(name, strtab.sh_size - sym.st_name);
+      if (len == 0 || len == strtab.sh_size - sym.st_name) continue;  // empty or unterminated
+      bool global = ELF64_ST_BIND(sym.st_info) != STB_LOCAL;
+      auto [it, fresh] = seen.try_emplace(std::string(name, len), Seen{sym.st_value, global, false});
+      Seen& s = it->second;
+      if (fresh) continue;
+      if (global && !s.global) s = Seen{sym.st_value, true, false};
+      else if (global == s.global && sym.st_value != s.value) s.ambiguous = true;
+    }
+    for (const auto& [name, s] : seen)
+      if (!s.ambiguous) out.emplace(name, s.value);
+    return out;
+  }
+  return out;
+}
+
+}  // namespace
 
 ElfImage load_elf(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -46,11 +93,13 @@ ElfImage parse_elf(const std::string& name, const std::vector<uint8_t>& file) {
     if (ph.p_paddr + ph.p_memsz < ph.p_paddr) throw fail("segment " + std::to_string(i) + " wraps the address space");
     ElfSegment seg;
     seg.paddr = ph.p_paddr;
+    seg.vaddr = ph.p_vaddr;
     seg.memsz = ph.p_memsz;
     seg.bytes.assign(file.begin() + static_cast<long>(ph.p_offset), file.begin() + static_cast<long>(ph.p_offset + ph.p_filesz));
     img.segments.push_back(std::move(seg));
   }
   if (img.segments.empty()) throw fail("no PT_LOAD segments");
+  img.symbols = read_symbols(file, eh);
   return img;
 }
 

@@ -1,10 +1,13 @@
 // Reads a guest ELF image (docs/guest-contract.md §1): ELF64, little-endian, x86-64, ET_EXEC.
-// Returns the entry point and the PT_LOAD segments (physical address, file bytes, memory size).
-// Any other input is a UsageError whose message names the file and the problem. Placing the
-// segments in RAM is the boot layout's job.
+// Returns the entry point and the PT_LOAD segments (physical and virtual address, file bytes,
+// memory size). Any other input is a UsageError whose message names the file and the problem.
+// Placing the segments in RAM is the boot layout's job. The .symtab's defined function, object
+// and untyped symbols are read too (scenario triggers name them); a missing or malformed symbol
+// table only means no symbols.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,6 +15,7 @@ namespace hvsim {
 
 struct ElfSegment {
   uint64_t paddr = 0;
+  uint64_t vaddr = 0;
   uint64_t memsz = 0;
   std::vector<uint8_t> bytes;  // p_filesz bytes; the rest up to memsz is zero
 };
@@ -20,6 +24,8 @@ struct ElfImage {
   std::string path;
   uint64_t entry = 0;
   std::vector<ElfSegment> segments;
+  // name -> value; a global wins over locals of its name; a name with several values is left out.
+  std::map<std::string, uint64_t> symbols;
 };
 
 ElfImage load_elf(const std::string& path);

@@ -57,13 +57,16 @@ HvHost::HvHost(const hv::PartitionParams& params, GuestMemory& mem, HvMachine& m
                 [this](int vp, uint64_t gpa, std::optional<uint32_t> o) { machine_.hv_set_page(vp, gpa, o); }, tracer),
       partition_(params, ram_, static_cast<hv::HvPlatform&>(*this), static_cast<hv::InterruptSink&>(*this), tracer),
       dispatcher_(ram_, static_cast<hv::HypercallTarget&>(*this), hypercall_config(params.hv), tracer) {
-  overlay_ids_[{hv::OverlayKind::kHypercall, kNoVp}] = overlays_.create("hypercall", kNoVp);
-  overlay_ids_[{hv::OverlayKind::kReferenceTsc, kNoVp}] = overlays_.create("reference_tsc", kNoVp);
+  // TLFS (PROTOCOL.md §2.3): the hypercall page is read/execute for the guest, a write is #GP.
+  // No source gives a write rule for the other overlays: the guest may write them.
+  using Access = GuestMemory::GuestAccess;
+  overlay_ids_[{hv::OverlayKind::kHypercall, kNoVp}] = overlays_.create("hypercall", kNoVp, Access::kReadExecute);
+  overlay_ids_[{hv::OverlayKind::kReferenceTsc, kNoVp}] = overlays_.create("reference_tsc", kNoVp, Access::kReadWrite);
   for (uint32_t v = 0; v < params.vcpu_count; ++v) {
     int vp = static_cast<int>(v);
-    overlay_ids_[{hv::OverlayKind::kVpAssist, vp}] = overlays_.create("vp_assist", vp);
-    overlay_ids_[{hv::OverlayKind::kSimp, vp}] = overlays_.create("simp", vp);
-    overlay_ids_[{hv::OverlayKind::kSiefp, vp}] = overlays_.create("siefp", vp);
+    overlay_ids_[{hv::OverlayKind::kVpAssist, vp}] = overlays_.create("vp_assist", vp, Access::kReadWrite);
+    overlay_ids_[{hv::OverlayKind::kSimp, vp}] = overlays_.create("simp", vp, Access::kReadWrite);
+    overlay_ids_[{hv::OverlayKind::kSiefp, vp}] = overlays_.create("siefp", vp, Access::kReadWrite);
   }
 }
 

@@ -98,6 +98,23 @@ Machine::Machine(const MachineParams& p)
     image_hash_ = fnv1a(std::string_view(reinterpret_cast<const char*>(s.bytes.data()), s.bytes.size()), image_hash_);
   }
   image_entry_ = image.entry;
+  symbols_ = std::move(image.symbols);
+  for (const ElfSegment& s : image.segments) image_ranges_.emplace_back(s.vaddr, s.vaddr + s.memsz);
+  std::vector<UnicornVcpu*> cpus;
+  for (Slot& s : vcpus_) cpus.push_back(s.cpu.get());
+  watches_ = std::make_unique<GuestWatches>(std::move(cpus), tracer_);
+}
+
+std::optional<uint64_t> Machine::symbol(const std::string& name) const {
+  auto it = symbols_.find(name);
+  if (it == symbols_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Machine::in_image(uint64_t va) const {
+  for (auto [first, end] : image_ranges_)
+    if (va >= first && va < end) return true;
+  return false;
 }
 
 Machine::~Machine() = default;

@@ -10,11 +10,14 @@
 // halted or parked, time jumps to the next event; with no event left, the watchdog verdict ends
 // the run. Between rounds the timer models (local APIC timers, synthetic timers) are polled and
 // their next deadline becomes a wake-up event, so a timer fires at the round boundary at its
-// deadline. Interrupts go through each VP's local APIC model (priority, ISR, EOI).
+// deadline. Interrupts go through each VP's local APIC model (priority, ISR, EOI). A guest watch
+// hit (guest_watches.h) ends its vCPU's round before the watched instruction; read watches are
+// refreshed before every round and whenever an overlay page moves.
 // Several machines may exist in one process; nothing here is global.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +29,7 @@
 #include "sim/cpu/unicorn_vcpu.h"
 #include "sim/machine/boot_layout.h"
 #include "sim/machine/cpuid_table.h"
+#include "sim/machine/guest_watches.h"
 #include "sim/machine/msr_handler.h"
 #include "sim/machine/port_device.h"
 #include "sim/machine/uart16550.h"
@@ -96,6 +100,13 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   // Host action (a live migration): the guest-visible TSC runs at `new_hz` from now on; the
   // reference TSC page goes through its invalidate/republish sequence.
   void change_tsc_frequency(uint64_t new_hz);
+
+  // Guest watches (guest_watches.h): exec and read watches that end a vCPU's round.
+  GuestWatches& watches() { return *watches_; }
+  // The guest ELF's .symtab value of `name`, if it has one.
+  std::optional<uint64_t> symbol(const std::string& name) const;
+  // Whether guest-virtual `va` lies in a PT_LOAD segment of the guest image.
+  bool in_image(uint64_t va) const;
 
   Tracer& tracer() { return tracer_; }
   EventQueue& events() { return events_; }
@@ -196,6 +207,9 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   std::string console_, console_line_;
   bool ran_ = false;
   uint64_t image_hash_ = 0, image_entry_ = 0;
+  std::map<std::string, uint64_t> symbols_;
+  std::vector<std::pair<uint64_t, uint64_t>> image_ranges_;  // [vaddr, vaddr + memsz) of each PT_LOAD
+  std::unique_ptr<GuestWatches> watches_;
 };
 
 }  // namespace hvsim

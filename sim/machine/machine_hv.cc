@@ -91,6 +91,7 @@ void Machine::hv_idle(int vp) {
 
 void Machine::hv_set_page(int vp, uint64_t gpa, std::optional<uint32_t> overlay) {
   vcpus_[static_cast<size_t>(vp)].cpu->set_page_backing(gpa, overlay);
+  if (watches_) watches_->refresh();  // a read watch on a SynIC message slot moves with SIMP
 }
 
 void Machine::change_tsc_frequency(uint64_t new_hz) {

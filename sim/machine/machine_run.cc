@@ -70,6 +70,9 @@ void Machine::run_round(VirtualTime boundary) {
       case StopReason::kKicked:
       case StopReason::kStopRequested:  // a verdict, or GUEST_IDLE (the state is already set)
         break;
+      case StopReason::kWatch:  // the round ends before the watched instruction
+        watches_->report(vp, s.cpu->now(), s.cpu->watch_hit());
+        break;
       case StopReason::kHalt:
         s.state = VcpuState::kHalted;
         tracer_.emit(TracePoint::kHalt, s.cpu->now(), vp, {TraceField::hex("rip", s.cpu->reg(Reg::kRip))});
@@ -94,6 +97,7 @@ Verdict Machine::run() {
     poll_models(now_);
     if (verdict_.kind != Verdict::Kind::kNone) break;
     VirtualTime boundary = next_boundary();
+    watches_->refresh();
     run_round(boundary);
     if (verdict_.kind != Verdict::Kind::kNone) break;
     poll_models(boundary);  // what the guest did during the round (timers armed, EOM), at its end

@@ -5,8 +5,8 @@ namespace hvsim {
 OverlayPages::OverlayPages(GuestMemory& mem, unsigned vcpu_count, Backing backing, Tracer& tracer)
     : mem_(mem), vcpu_count_(vcpu_count), backing_(std::move(backing)), tracer_(tracer) {}
 
-OverlayPages::Id OverlayPages::create(std::string name, int vp) {
-  slots_.push_back(Slot{std::move(name), vp, mem_.allocate_overlay(), std::nullopt, 0});
+OverlayPages::Id OverlayPages::create(std::string name, int vp, GuestMemory::GuestAccess access) {
+  slots_.push_back(Slot{std::move(name), vp, mem_.allocate_overlay(access), std::nullopt, 0});
   return Id{static_cast<uint32_t>(slots_.size() - 1)};
 }
 

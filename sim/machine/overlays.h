@@ -26,8 +26,9 @@ class OverlayPages {
   OverlayPages(GuestMemory& mem, unsigned vcpu_count, Backing backing, Tracer& tracer);
 
   struct Id { uint32_t value; };
-  // Allocates an overlay page; vp = kNoVp for a partition-wide one. `name` appears in traces.
-  Id create(std::string name, int vp);
+  // Allocates an overlay page; vp = kNoVp for a partition-wide one. `name` appears in traces;
+  // `access` is what the guest may do with it (GuestMemory::GuestAccess).
+  Id create(std::string name, int vp, GuestMemory::GuestAccess access);
   uint8_t* page(Id id) const { return slots_[id.value].page.host; }
   // Shows the overlay at `gpa` (page-aligned, inside RAM) or hides it (nullopt). False: refused.
   bool place(Id id, std::optional<uint64_t> gpa, VirtualTime now);

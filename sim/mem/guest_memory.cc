@@ -45,7 +45,7 @@ uint8_t* GuestMemory::map_alias() {
   return aliases_.back();
 }
 
-GuestMemory::OverlayPage GuestMemory::allocate_overlay() {
+GuestMemory::OverlayPage GuestMemory::allocate_overlay(GuestAccess access) {
   SIM_ASSERT(overlay_pages_.size() < kMaxOverlayPages, "too many overlay pages");
   if (overlay_fd_ < 0) {
     overlay_fd_ = memfd_create("hvsim-overlays", MFD_CLOEXEC);
@@ -56,6 +56,7 @@ GuestMemory::OverlayPage GuestMemory::allocate_overlay() {
   void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, overlay_fd_, static_cast<off_t>(index * kPage));
   SIM_ASSERT(p != MAP_FAILED, "cannot map an overlay page");
   overlay_pages_.push_back(static_cast<uint8_t*>(p));
+  overlay_access_.push_back(access);
   return OverlayPage{index, overlay_pages_.back()};
 }
 

@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <sstream>
 #include <tuple>
+#include <utility>
 
 #include "models/devices/registry.h"
 #include "models/vmbus/message_fields.h"
@@ -102,12 +104,42 @@ bool valid_device_name(const std::string& n) {
   return true;
 }
 
+// Device parameters that have their own device key in a scenario (one spelling only).
+constexpr std::pair<std::string_view, std::string_view> kKeyedParams[] = {
+    {"instance", "\"instance\": \"GUID\""},
+    {"ring_pages_min", "\"ring_pages\": {\"min\": N}"},
+    {"ring_pages_max", "\"ring_pages\": {\"max\": N}"}};
+
+// `instance` and `ring_pages` as the device parameters the registry reads (registry.h).
+void parse_keyed_params(const Object& o, DeviceSpec& d) {
+  if (auto x = o.optional("instance")) {
+    vmbus::Guid g;
+    if (!x->json().is_string() || !vmbus::parse_guid(x->string(), g))
+      x->fail("an instance GUID \"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\" (hex digits)");
+    d.params["instance"] = x->string();
+  }
+  if (auto x = o.optional("ring_pages")) {
+    Object r(*x, {"min", "max"});
+    uint64_t min = 2;
+    if (auto m = r.optional("min")) {
+      min = m->integer(2, UINT32_MAX);
+      d.params["ring_pages_min"] = std::to_string(min);
+    }
+    if (auto m = r.optional("max")) {
+      const uint64_t max = m->integer(2, UINT32_MAX);
+      if (max < min) m->fail("a maximum at least min (" + std::to_string(min) + ")");
+      d.params["ring_pages_max"] = std::to_string(max);
+    }
+  }
+}
+
 void parse_devices(const Value& v, Scenario& s) {
   const std::vector<std::string> types = devices::device_types();
   std::string type_list;
   for (const std::string& t : types) type_list += (type_list.empty() ? "" : ", ") + t;
+  std::vector<std::pair<vmbus::Guid, std::string>> instances;  // (instance GUID, device pointer)
   for (const Value& e : v.array()) {
-    Object o(e, {"name", "type", "params", "offered"});
+    Object o(e, {"name", "type", "params", "offered", "instance", "ring_pages"});
     DeviceSpec d;
     d.pointer = e.pointer();
     Value type = o.required("type");
@@ -123,18 +155,29 @@ void parse_devices(const Value& v, Scenario& s) {
         o.optional("name").value_or(type).fail_message("device name \"" + d.name + "\" is already used by " + other.pointer +
                                                         " (give each device of one type its own name)");
     if (auto x = o.optional("offered")) d.offered = x->boolean();
-    if (auto params = o.optional("params")) {
+    std::optional<Value> params = o.optional("params");
+    if (params) {
       for (const auto& [key, value] : params->members()) {
+        for (const auto& [keyed, spelling] : kKeyedParams)
+          if (key == keyed) value.fail_message("write this as the device's own key: " + std::string(spelling));
         if (value.json().is_string()) d.params[key] = value.string();
         else if (value.json().is_number_unsigned()) d.params[key] = std::to_string(value.integer(0, UINT64_MAX));
         else value.fail("a string or a non-negative integer");
       }
-      try {  // the model checks its parameters when it is built; build one to check them now
-        devices::make_device(d.type, d.name, devices::DeviceOptions{d.params}, s.machine.seed);
-      } catch (const UsageError& err) {
-        params->fail_message(err.what());
-      }
     }
+    parse_keyed_params(o, d);
+    std::unique_ptr<vmbus::VmbusDevice> built;
+    try {  // the model checks its parameters when it is built; build one to check them now
+      built = devices::make_device(d.type, d.name, devices::DeviceOptions{d.params}, s.machine.seed);
+    } catch (const UsageError& err) {
+      params.value_or(e).fail_message(err.what());
+    }
+    const vmbus::Guid& instance = built->desc().instance_id;
+    for (const auto& [other, pointer] : instances)
+      if (other == instance)
+        o.optional("instance").value_or(e).fail_message("instance GUID " + vmbus::guid_string(instance) +
+                                                         " is already the instance GUID of " + pointer);
+    instances.emplace_back(instance, d.pointer);
     s.devices.push_back(std::move(d));
   }
 }

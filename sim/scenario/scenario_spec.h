@@ -2,12 +2,13 @@
 // values, and its strict parser.
 //
 // parse_scenario() validates the whole document before anything runs: an unknown key at any
-// level, a wrong type, a value out of range, a device parameter its model rejects, an action that
-// names a missing device or a device of the wrong type, `at` entries out of time order, a bad
-// trigger (trigger_spec.h), an unknown trace point: each is a UsageError "FILE: /json/pointer:
-// expected ..., got ...". Field patches (json_patch.h, `--set`) apply before validation. The result
-// holds the machine as MachineParams (defaults of `hvsim run` where the file is silent), the
-// devices, the timeline and the expectations; scenario_runner.h turns it into a run.
+// level, a wrong type, a value out of range, a device parameter its model rejects, two devices
+// with one instance GUID, an action that names a missing device or a device of the wrong type,
+// `at` entries out of time order, a bad trigger (trigger_spec.h), an unknown trace point: each is
+// a UsageError "FILE: /json/pointer: expected ..., got ...". Field patches (json_patch.h, `--set`)
+// apply before validation. The result holds the machine as MachineParams (defaults of `hvsim run`
+// where the file is silent), the devices, the timeline and the expectations; scenario_runner.h
+// turns it into a run.
 // Extension points for later versions: Trigger (trigger_spec.h), Action and ExpectationKind are
 // variants a new trigger, action or expectation is added to.
 #pragma once
@@ -32,7 +33,9 @@ inline constexpr uint64_t kSchemaVersion = 1;
 struct DeviceSpec {
   std::string pointer;                          // "/devices/N"
   std::string name, type;
-  std::map<std::string, std::string> params;    // as devices::DeviceOptions takes them
+  // As devices::DeviceOptions takes them; the device keys `instance` and `ring_pages` {min, max}
+  // are here as the registry's "instance", "ring_pages_min" and "ring_pages_max".
+  std::map<std::string, std::string> params;
   bool offered = true;                          // false: only an "offer" action makes it appear (hot-add)
 };
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "models/hv/hvdef_synic.h"
 #include "sim/core/status.h"
 #include "sim/scenario/time_text.h"
 
@@ -32,10 +33,101 @@ TimelineScheduler::TimelineScheduler(const Scenario& s, Machine& m, Perform perf
                          " vCPU(s); vp " + std::to_string(insns->vp) + " does not exist");
       ++pending_polls_;
       m_.events().schedule(m_.events().now() + kInsnPollStep, EventPriority::kScenario, [this, i] { poll(i); });
+    } else if (const auto* reach = std::get_if<ReachTrigger>(&e.when.trigger)) {
+      arm_reach(i, *reach);
+    } else if (const auto* read = std::get_if<ReadTrigger>(&e.when.trigger)) {
+      arm_read(i, *read);
     } else {
       dependents_[std::get<AfterTrigger>(e.when.trigger).entry].push_back(i);
     }
   }
+}
+
+void TimelineScheduler::arm_reach(size_t i, const ReachTrigger& t) {
+  const TimelineEntry& e = s_.timeline[i];
+  auto fail = [&](const std::string& key, const std::string& why) {
+    throw UsageError(s_.file + ": " + e.pointer + "/reaches/" + key + ": " + why);
+  };
+  uint64_t rip = t.address;
+  if (!t.symbol.empty()) {
+    std::optional<uint64_t> value = m_.symbol(t.symbol);
+    if (!value) fail("symbol", "the guest ELF '" + m_.params().guest + "' has no symbol \"" + t.symbol +
+                             "\" in its .symtab (or several local ones: name an address)");
+    rip = *value;
+    if (!m_.in_image(rip)) fail("symbol", t.symbol + " is not inside the guest image's PT_LOAD segments");
+  } else if (!m_.in_image(rip)) {
+    fail("address", reach_target(t) + " is not inside the guest image's PT_LOAD segments ('" + m_.params().guest + "')");
+  }
+  if (t.vp && *t.vp >= m_.vcpu_count())
+    fail("vp", "the machine has " + std::to_string(m_.vcpu_count()) + " vCPU(s); vp " + std::to_string(*t.vp) + " does not exist");
+  m_.watches().watch_exec(rip, t.vp ? static_cast<int>(*t.vp) : kNoVp, reach_target(t),
+                          [this, i, nth = t.nth](int, VirtualTime at) { return on_hit(i, at, nth); });
+}
+
+void TimelineScheduler::arm_read(size_t i, const ReadTrigger& t) {
+  const TimelineEntry& e = s_.timeline[i];
+  auto fail = [&](const std::string& key, const std::string& why) {
+    throw UsageError(s_.file + ": " + e.pointer + "/reads/" + key + ": " + why);
+  };
+  auto on_hit_fn = [this, i, nth = t.nth](int, VirtualTime at) { return on_hit(i, at, nth); };
+  if (const auto* slot = std::get_if<SynicSlotTarget>(&t.target)) {
+    if (!m_.hv().enabled() || !m_.hv().partition().params().hv.synic)
+      fail("synic_slot", "needs the SynIC (machine.hv '" + m_.params().hv + "' lacks hv-synic)");
+    if (slot->vp >= m_.vcpu_count())
+      fail("synic_slot/vp", "the machine has " + std::to_string(m_.vcpu_count()) + " vCPU(s); vp " + std::to_string(slot->vp) +
+                                " does not exist");
+    auto where = [this, i, vp = slot->vp, sint = slot->sint]() -> GuestWatches::Ranges {
+      uint64_t simp = m_.hv().partition().synic(vp).simp();
+      if (!(simp & hv::kHvSynicPageEnable)) return {};
+      state_[i].armed = true;
+      return {{(simp & hv::kHvSynicPageGpaMask) + uint64_t{sint} * hv::kHvMessageSlotSize, hv::kHvMessageSlotSize}};
+    };
+    m_.watches().watch_read(where, static_cast<int>(slot->vp), "synic_slot", on_hit_fn);
+    return;
+  }
+  const auto& ring = std::get<RingTarget>(t.target);
+  vmbus::VmbusHost* host = m_.vmbus();
+  if (!host) fail("ring", "needs the VMBus host, and this machine has none");
+  if (!host->device(ring.device)) fail("ring", "the VMBus host has no device named \"" + ring.device + "\"");
+  if (t.vp && *t.vp >= m_.vcpu_count())
+    fail("vp", "the machine has " + std::to_string(m_.vcpu_count()) + " vCPU(s); vp " + std::to_string(*t.vp) + " does not exist");
+  auto where = [this, i, host, device = ring.device, part = ring.part]() -> GuestWatches::Ranges {
+    const vmbus::Channel* c = host->channel_of(device);
+    const vmbus::Channel::OpenState* open = c ? c->open_state() : nullptr;
+    if (!open) return {};
+    const std::vector<uint64_t>& pfns = open->in.view().pfns();
+    size_t first = part == RingPart::kData ? 1 : 0;
+    size_t end = part == RingPart::kHeader ? std::min<size_t>(1, pfns.size()) : pfns.size();
+    GuestWatches::Ranges out;  // the pages, contiguous runs merged
+    for (size_t p = first; p < end; ++p) {
+      uint64_t gpa = pfns[p] * 4096;
+      if (!out.empty() && out.back().gpa + out.back().size == gpa) out.back().size += 4096;
+      else out.push_back({gpa, 4096});
+    }
+    state_[i].armed = state_[i].armed || !out.empty();
+    return out;
+  };
+  m_.watches().watch_read(where, t.vp ? static_cast<int>(*t.vp) : kNoVp, "ring", on_hit_fn);
+}
+
+bool TimelineScheduler::on_hit(size_t i, VirtualTime t, uint64_t nth) {
+  EntryState& st = state_[i];
+  if (++st.matched < nth) return true;
+  if (std::optional<VirtualTime> at = later(t, s_.timeline[i].when.delay)) fire(i, *at);
+  return false;  // fired: the watch has done its job (it would only slow the guest down)
+}
+
+std::string TimelineScheduler::watch_cause(size_t i, const std::string& never, const std::string& event, uint64_t nth) const {
+  const EntryState& st = state_[i];
+  std::string cause = st.matched == 0 ? never
+                                      : "only " + std::to_string(st.matched) + " of the " + std::to_string(nth) + " times " + event;
+  if (const auto* read = std::get_if<ReadTrigger>(&s_.timeline[i].when.trigger); read && !st.armed) {
+    if (const auto* slot = std::get_if<SynicSlotTarget>(&read->target))
+      cause += " (vp" + std::to_string(slot->vp) + " never enabled its SIMP page)";
+    else
+      cause += " (the channel of " + std::get<RingTarget>(read->target).device + " was never open)";
+  }
+  return cause + "; ";
 }
 
 bool TimelineScheduler::watches_any() const { return std::find(watched_.begin(), watched_.end(), true) != watched_.end(); }
@@ -118,6 +210,10 @@ std::vector<CheckResult> TimelineScheduler::results(const RunEnd& end) const {
                   std::to_string(insns->count) + " instructions; ";
         else if (const auto* after = std::get_if<AfterTrigger>(&e.when.trigger))
           cause = after->id + " (" + s_.timeline[after->entry].pointer + ") never ran; ";
+        else if (const auto* reach = std::get_if<ReachTrigger>(&e.when.trigger))
+          cause = watch_cause(i, describe_event(*reach, true), describe_event(*reach), reach->nth);
+        else if (const auto* read = std::get_if<ReadTrigger>(&e.when.trigger))
+          cause = watch_cause(i, describe_event(*read, true), describe_event(*read), read->nth);
       }
       c.why = "never ran: " + cause + ended;
     } else if (st.runs < e.when.repeat.count) {

@@ -13,6 +13,12 @@
 //    when the trigger fires, or when no vCPU retired anything during a step and no other event is
 //    pending (the guest can never run again, so the run may end as it would without the poll).
 //  - `after`: when the entry it names runs for the first time (+ delay).
+//  - `reaches`, `reads`: a guest watch (sim/machine/guest_watches.h) armed at construction: an
+//    exec watch at the symbol's or address's instruction; a read watch on the SynIC message slot
+//    (following the VP's SIMP) or on the device's host->guest ring (while its primary channel is
+//    open). Each hit stops the vCPU before the watched instruction and ends its round; at the
+//    nth hit the first run is scheduled at the hit's time + delay, so with no delay it runs
+//    before that instruction executes (after the other vCPUs' rounds); the watch is then removed.
 //  - `repeat`: each run schedules the next one `every` later until `count` runs.
 // The action's time is Machine::now() when it runs. results() gives one CheckResult per entry:
 // held when it ran `count` times and the host accepted every run.
@@ -36,8 +42,10 @@ class TimelineScheduler {
   // Performs one action at `now`; false: the host refused it.
   using Perform = std::function<bool(const Action&, VirtualTime now)>;
 
-  // Schedules the `at` entries and the instruction polls. `s` and `m` must outlive the scheduler.
-  // Throws UsageError when an after_insns trigger names a vCPU the machine does not have.
+  // Schedules the `at` entries and the instruction polls, and arms the guest watches. `s` and `m`
+  // must outlive the scheduler. Throws UsageError (file and pointer) when a trigger names a vCPU
+  // the machine does not have, a symbol the guest ELF lacks, an address outside the guest image,
+  // a SynIC slot on a machine without the SynIC, or a ring of a device the VMBus host lacks.
   TimelineScheduler(const Scenario& s, Machine& m, Perform perform);
   TimelineScheduler(const TimelineScheduler&) = delete;
   TimelineScheduler& operator=(const TimelineScheduler&) = delete;
@@ -53,7 +61,8 @@ class TimelineScheduler {
 
  private:
   struct EntryState {
-    uint64_t matched = 0;        // `on`: matching records seen so far
+    uint64_t matched = 0;        // `on`: matching records seen so far; `reaches`, `reads`: hits
+    bool armed = false;          // `reads`: the watched memory existed at some point
     bool fired = false;          // the trigger fired (first run scheduled)
     uint64_t runs = 0;
     uint64_t refused = 0;
@@ -64,6 +73,11 @@ class TimelineScheduler {
   void fire(size_t i, VirtualTime t);  // schedules the first run of entry i at t (or now, if later)
   void run(size_t i);
   void poll(size_t i);
+  void arm_reach(size_t i, const ReachTrigger& t);
+  void arm_read(size_t i, const ReadTrigger& t);
+  bool on_hit(size_t i, VirtualTime t, uint64_t nth);  // false: entry i fired, drop its watch
+  // Why watch entry i never ran: `never` when it had no hit, else the hits it had of `event`.
+  std::string watch_cause(size_t i, const std::string& never, const std::string& event, uint64_t nth) const;
   uint64_t total_retired() const;
 
   const Scenario& s_;

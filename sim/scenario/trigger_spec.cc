@@ -1,6 +1,7 @@
 // Timeline triggers: parsing and description (contract in trigger_spec.h).
 #include "sim/scenario/trigger_spec.h"
 
+#include <cstdio>
 #include <map>
 
 #include "sim/core/status.h"
@@ -10,7 +11,7 @@ namespace hvsim::scenario {
 namespace {
 
 constexpr uint64_t kMaxRepeat = 1000000;
-constexpr std::string_view kTriggers[] = {"at", "on", "after_insns", "after"};
+constexpr std::string_view kTriggers[] = {"at", "on", "after_insns", "after", "reaches", "reads"};
 
 bool valid_id(const std::string& id) {
   if (id.empty()) return false;
@@ -37,7 +38,89 @@ std::string selector_text(const TraceSelector& s) {
   return out + " where " + w.dump();
 }
 
+// "0x201000": a guest-virtual address in hex.
+uint64_t parse_address(const Value& v) {
+  const nlohmann::json& j = v.json();
+  std::string s = j.is_string() ? j.get<std::string>() : "";
+  if (s.size() < 3 || s.size() > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') ||
+      s.find_first_not_of("0123456789abcdefABCDEF", 2) != std::string::npos)
+    v.fail("a guest-virtual address as a hex string, e.g. \"0x201000\"");
+  return std::stoull(s.substr(2), nullptr, 16);
+}
+
+// The one key of `keys` the object `v` has (none or several: a UsageError).
+std::string_view one_of(const Value& v, std::initializer_list<std::string_view> keys) {
+  std::string_view found;
+  std::string list;
+  for (std::string_view k : keys) {
+    list += (list.empty() ? "\"" : " or \"") + std::string(k) + "\"";
+    if (!v.find(k)) continue;
+    if (!found.empty()) v.fail_message("has both \"" + std::string(found) + "\" and \"" + std::string(k) + "\"; expected one of " + list);
+    found = k;
+  }
+  if (found.empty()) v.fail_message("missing " + list);
+  return found;
+}
+
+ReachTrigger parse_reaches(const Value& v, unsigned vcpus) {
+  Object o(v, {"symbol", "address", "vp", "nth"});
+  ReachTrigger t;
+  if (one_of(v, {"symbol", "address"}) == "symbol") {
+    Value sym = o.required("symbol");
+    t.symbol = sym.string();
+    if (t.symbol.empty()) sym.fail("a symbol of the guest ELF's .symtab");
+  } else {
+    t.address = parse_address(o.required("address"));
+  }
+  if (auto vp = o.optional("vp")) t.vp = static_cast<unsigned>(vp->integer(0, vcpus - 1));
+  if (auto n = o.optional("nth")) t.nth = n->integer(1, UINT64_MAX);
+  return t;
+}
+
+ReadTrigger parse_reads(const Value& v, unsigned vcpus) {
+  Object o(v, {"synic_slot", "ring", "part", "vp", "nth"});
+  ReadTrigger t;
+  if (one_of(v, {"synic_slot", "ring"}) == "synic_slot") {
+    Value slot_value = o.required("synic_slot");
+    Object slot(slot_value, {"vp", "sint"});
+    SynicSlotTarget s;
+    s.vp = static_cast<unsigned>(slot.required("vp").integer(0, vcpus - 1));
+    s.sint = static_cast<unsigned>(slot.required("sint").integer(0, 15));
+    if (auto p = o.optional("part")) p->fail_message("part applies to a ring only");
+    if (auto vp = o.optional("vp"))
+      vp->fail_message("a SynIC message slot is read by its own VP only: name it in synic_slot.vp");
+    t.target = s;
+  } else {
+    Value device = o.required("ring");
+    RingTarget r;
+    r.device = device.string();
+    if (r.device.empty()) device.fail("the name of a device in \"devices\"");
+    if (auto p = o.optional("part")) {
+      std::string part = p->string_of({"all", "header", "data"});
+      r.part = part == "header" ? RingPart::kHeader : part == "data" ? RingPart::kData : RingPart::kAll;
+    }
+    if (auto vp = o.optional("vp")) t.vp = static_cast<unsigned>(vp->integer(0, vcpus - 1));
+    t.target = r;
+  }
+  if (auto n = o.optional("nth")) t.nth = n->integer(1, UINT64_MAX);
+  return t;
+}
+
+// "vp1 reaches" / "a vCPU reaches", or with `never` "vp1 never reached" / "no vCPU ever reached".
+std::string who_does(const std::optional<unsigned>& vp, const char* verb, const char* past, bool never) {
+  if (!never) return (vp ? "vp" + std::to_string(*vp) : std::string("a vCPU")) + " " + verb;
+  return (vp ? "vp" + std::to_string(*vp) + " never " : std::string("no vCPU ever ")) + past;
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 Trigger parse_trigger(std::string_view kind, const Value& v, unsigned vcpus) {
+  if (kind == "reaches") return parse_reaches(v, vcpus);
+  if (kind == "reads") return parse_reads(v, vcpus);
   if (kind == "at") return AtTrigger{v.duration()};
   if (kind == "on") {
     Object o(v, {"trace", "where", "nth"});
@@ -88,11 +171,12 @@ When parse_when(const Value& entry, unsigned vcpus) {
   for (std::string_view k : kTriggers) {
     if (!entry.find(k)) continue;
     if (!kind.empty())
-      entry.fail_message("a timeline entry has exactly one trigger of at, on, after_insns, after; this one has " +
+      entry.fail_message("a timeline entry has exactly one trigger of at, on, after_insns, after, reaches, reads; this one has " +
                          std::string(kind) + " and " + std::string(k));
     kind = k;
   }
-  if (kind.empty()) entry.fail_message("missing a trigger: one of \"at\", \"on\", \"after_insns\", \"after\"");
+  if (kind.empty())
+    entry.fail_message("missing a trigger: one of \"at\", \"on\", \"after_insns\", \"after\", \"reaches\", \"reads\"");
   When w{parse_trigger(kind, *entry.find(kind), vcpus), VirtualTime{}, Repeat{}};
   if (auto d = entry.find("delay")) {
     if (kind == "at") d->fail_message("delay needs a trigger other than at (write the time into at)");
@@ -142,6 +226,20 @@ void check_after_references(std::vector<When*> whens, const std::vector<std::str
   }
 }
 
+std::string reach_target(const ReachTrigger& t) { return t.symbol.empty() ? hex(t.address) : t.symbol; }
+
+std::string describe_event(const ReachTrigger& t, bool never) {
+  return who_does(t.vp, "reaches", "reached", never) + " " + reach_target(t);
+}
+
+std::string describe_event(const ReadTrigger& t, bool never) {
+  if (const auto* slot = std::get_if<SynicSlotTarget>(&t.target))
+    return who_does(slot->vp, "reads", "read", never) + " its SynIC message slot for SINT " + std::to_string(slot->sint);
+  const auto& ring = std::get<RingTarget>(t.target);
+  static const char* const kPart[] = {"", " (control page)", " (data area)"};
+  return who_does(t.vp, "reads", "read", never) + " the host->guest ring of " + ring.device + kPart[static_cast<size_t>(ring.part)];
+}
+
 std::string describe(const When& w) {
   struct Describe {
     const When& w;
@@ -151,6 +249,8 @@ std::string describe(const When& w) {
     std::string operator()(const InsnTrigger& t) const {
       return "after " + std::to_string(t.count) + " instructions on vp" + std::to_string(t.vp) + delay();
     }
+    std::string operator()(const ReachTrigger& t) const { return "the " + ordinal(t.nth) + " time " + describe_event(t) + delay(); }
+    std::string operator()(const ReadTrigger& t) const { return "the " + ordinal(t.nth) + " time " + describe_event(t) + delay(); }
     std::string operator()(const AfterTrigger& t) const {
       return (w.delay == VirtualTime{} ? std::string("right") : format_time(w.delay)) + " after " + t.id;
     }

@@ -21,6 +21,7 @@ class Engine : public ::testing::Test {
     ram_.assign(kRam, 0);
     ASSERT_EQ(uc_open(UC_ARCH_X86, UC_MODE_64, &uc_), UC_ERR_OK);
     ASSERT_EQ(uc_mem_map_ptr(uc_, 0, kRam, UC_PROT_ALL, ram_.data()), UC_ERR_OK);
+    ASSERT_EQ(uc_ctl_exits_enable(uc_), UC_ERR_OK);  // as UnicornVcpu: no `until` address
     put64(0x1000, 0x2000 | 7);  // PML4 -> PDPT
     put64(0x2000, 0x3000 | 7);  // PDPT[0] -> PD: identity 0..16M, 2 MiB pages, user
     for (uint64_t i = 0; i < 8; ++i) put64(0x3000 + 8 * i, (i << 21) | 0x87);
@@ -46,7 +47,7 @@ class Engine : public ::testing::Test {
     std::memcpy(&ram_[at], bytes.data(), bytes.size());
     uc_ctl_remove_cache(uc_, at, at + bytes.size());
   }
-  uc_err run(uint64_t at) { return uc_emu_start(uc_, at, 0xdead000000000000ull, 0, 0); }
+  uc_err run(uint64_t at) { return uc_emu_start(uc_, at, 0, 0, 0); }
 
   uc_engine* uc_ = nullptr;
   std::vector<uint8_t> ram_;
@@ -183,6 +184,14 @@ TEST_F(Engine, ContextBlobLayoutIsFoundAndCplSwitchWorks) {
   ASSERT_EQ(log.vectors, std::vector<uint32_t>{13});
   blob.load();
   EXPECT_EQ(blob.cpl(), 3u);
+  EXPECT_EQ(blob.gdt().base, 0x5000u);
+  EXPECT_EQ(blob.cr(0), get(UC_X86_REG_CR0));
+  EXPECT_EQ(blob.cr(3), 0x1000u);
+  EXPECT_EQ(blob.cr(4), get(UC_X86_REG_CR4));
+  uc_x86_msr efer{0xc0000080, 0};
+  uc_reg_read(uc_, UC_X86_REG_MSR, &efer);
+  EXPECT_EQ(blob.efer(), efer.value);
+  EXPECT_NE(blob.efer() & 0x400, 0u);  // LMA
   EXPECT_NE(blob.pending_exception(), -1);  // QEMU's in-flight state, cleared before redelivery
   // Host switch to CPL 0 through the blob, then the privileged instruction runs.
   blob.clear_pending_exception();
@@ -197,7 +206,7 @@ TEST_F(Engine, ContextBlobLayoutIsFoundAndCplSwitchWorks) {
   EXPECT_EQ(get(UC_X86_REG_RAX), get(UC_X86_REG_CR0));
 }
 
-TEST_F(Engine, ErrorCodeIsReadableInTheHookAndOverwrittenAfter) {
+TEST_F(Engine, ErrorCodeIsReadableInTheHook) {
   CpuStateBlob blob(uc_);
   std::string why;
   ASSERT_TRUE(blob.locate(why)) << why;
@@ -212,32 +221,168 @@ TEST_F(Engine, ErrorCodeIsReadableInTheHookAndOverwrittenAfter) {
   EXPECT_EQ(log.error_codes, std::vector<int>{2});
   EXPECT_EQ(get(UC_X86_REG_CR2), 0x80000000u);
   EXPECT_EQ(get(UC_X86_REG_RIP), kCode + 10);  // precise: the faulting store
-  blob.load();
-  EXPECT_EQ(blob.error_code(), 0);  // QEMU has overwritten it by the time uc_emu_start returns
 }
 
-TEST_F(Engine, BlockHookStopLeavesAnInFlightExceptionThatClearingRemoves) {
+// xor ecx, ecx; div ecx (#DE, a contributory exception)
+const std::vector<uint8_t> kDivideByZero = {0x31, 0xc9, 0xf7, 0xf1};
+
+TEST_F(Engine, AHookedExceptionStaysInFlightAndPromotesTheNextToDoubleFault) {
   CpuStateBlob blob(uc_);
   std::string why;
   ASSERT_TRUE(blob.locate(why)) << why;
-  // nop; jmp next; next: xor ecx,ecx; div ecx (#DE)
-  code(kCode, {0x90, 0xeb, 0x00, 0x31, 0xc9, 0xf7, 0xf1});
-  BlockStop st{0, 1};
-  uc_hook hb, hi;
-  auto cb = +[](uc_engine* uc, uint64_t, uint32_t, void* user) {
-    auto* s = static_cast<BlockStop*>(user);
-    if (++s->hooks == s->budget) uc_emu_stop(uc);
-  };
-  uc_hook_add(uc_, &hb, UC_HOOK_BLOCK, reinterpret_cast<void*>(cb), &st, 1, 0);
   IntrLog log;
-  uc_hook_add(uc_, &hi, UC_HOOK_INTR, reinterpret_cast<void*>(&log_intr), &log, 1, 0);
+  uc_hook h;
+  uc_hook_add(uc_, &h, UC_HOOK_INTR, reinterpret_cast<void*>(&log_intr), &log, 1, 0);
+  code(kCode, kDivideByZero);
+  run(kCode);
+  blob.load();
+  EXPECT_EQ(blob.pending_exception(), 0);  // #DE, still "in flight" for QEMU
+  run(kCode);                              // the same fault again, nothing cleared
+  EXPECT_EQ(log.vectors, (std::vector<uint32_t>{0, 8}));  // promoted to #DF
+  blob.load();
+  blob.clear_pending_exception();          // what UnicornVcpu does before the next start
+  blob.store();
+  run(kCode);
+  EXPECT_EQ(log.vectors, (std::vector<uint32_t>{0, 8, 0}));
+}
+
+// Why UnicornVcpu runs in exits mode: an `until` address makes every uc_emu_start translate it (to
+// flush its block); one outside the guest's page tables raises #GP inside QEMU, which stays in flight.
+TEST_F(Engine, AnUntilAddressOutsideThePageTablesLeavesAGpInFlightButExitsModeDoesNot) {
+  CpuStateBlob blob(uc_);
+  std::string why;
+  ASSERT_TRUE(blob.locate(why)) << why;
+  code(kCode, {0x90, 0xf4});  // nop; hlt
   ASSERT_EQ(run(kCode), UC_ERR_OK);
   blob.load();
-  EXPECT_NE(blob.pending_exception(), -1);  // the quirk hvsim works around (unicorn_vcpu.cc)
-  blob.clear_pending_exception();
+  EXPECT_EQ(blob.pending_exception(), -1);
+  ASSERT_EQ(uc_ctl_exits_disable(uc_), UC_ERR_OK);
+  ASSERT_EQ(uc_emu_start(uc_, kCode, 0xdead000000000000ull, 0, 0), UC_ERR_OK);
+  blob.load();
+  EXPECT_EQ(blob.pending_exception(), 13);
+}
+
+// Guest read watches (sim/cpu/unicorn_vcpu_watches.cc) rely on the next three.
+namespace {
+
+struct ReadLog {
+  std::vector<uint64_t> addrs, rips;
+  bool stop = false;  // stop the engine before the reading instruction
+};
+
+void log_read(uc_engine* uc, int, uint64_t addr, int, int64_t, void* user) {
+  auto* log = static_cast<ReadLog*>(user);
+  uint64_t rip = 0;
+  uc_reg_read(uc, UC_X86_REG_RIP, &rip);
+  log->addrs.push_back(addr);
+  log->rips.push_back(rip);
+  if (log->stop) {
+    uc_reg_write(uc, UC_X86_REG_RIP, &rip);
+    uc_emu_stop(uc);
+  }
+}
+
+// inc rcx; mov rax, 0x40300010; mov rbx, [rax]; inc rdx; hlt  -- GVA 1G+3M+16 is GPA 3M+16
+const std::vector<uint8_t> kLoadThroughAlias = {0x48, 0xff, 0xc1, 0x48, 0xb8, 0x10, 0, 0x30, 0x40, 0, 0, 0, 0,
+                                                0x48, 0x8b, 0x18, 0x48, 0xff, 0xc2, 0xf4};
+constexpr uint64_t kLoadAt = kCode + 13;
+
+}  // namespace
+
+TEST_F(Engine, AMemReadHookSeesTheGuestPhysicalAddressAndTheReadingRip) {
+  code(kCode, kLoadThroughAlias);
+  put64(0x300010, 0x77);
+  ReadLog log;
+  uc_hook h;
+  ASSERT_EQ(uc_hook_add(uc_, &h, UC_HOOK_MEM_READ, reinterpret_cast<void*>(&log_read), &log, 0x300000, 0x300fff), UC_ERR_OK);
+  ASSERT_EQ(run(kCode), UC_ERR_OK);
+  EXPECT_EQ(log.addrs, std::vector<uint64_t>{0x300010});  // physical, and the bounds are physical too
+  EXPECT_EQ(log.rips, std::vector<uint64_t>{kLoadAt});
+  EXPECT_EQ(get(UC_X86_REG_RBX), 0x77u);
+}
+
+TEST_F(Engine, AMemReadHookSeesOnlyLoadsTranslatedWhileSomeMemHookExisted) {
+  code(kCode, kLoadThroughAlias);
+  ASSERT_EQ(run(kCode), UC_ERR_OK);  // translated without a memory hook
+  ReadLog log;
+  uc_hook h;
+  uc_hook_add(uc_, &h, UC_HOOK_MEM_READ, reinterpret_cast<void*>(&log_read), &log, 1, 0);
+  ASSERT_EQ(run(kCode), UC_ERR_OK);
+  EXPECT_TRUE(log.addrs.empty());  // the old translation's load takes the fast path
+  uc_ctl_remove_cache(uc_, kCode, kCode + 0x1000);  // (uc_ctl_flush_tb works too, but takes seconds)
+  ASSERT_EQ(run(kCode), UC_ERR_OK);
+  EXPECT_EQ(log.addrs.size(), 1u);
+}
+
+TEST_F(Engine, StoppingInAMemReadHookWithRipWrittenBackAbandonsTheReadingInstruction) {
+  code(kCode, kLoadThroughAlias);
+  put64(0x300010, 0x77);
+  ReadLog log;
+  log.stop = true;
+  uc_hook h;
+  uc_hook_add(uc_, &h, UC_HOOK_MEM_READ, reinterpret_cast<void*>(&log_read), &log, 1, 0);
+  ASSERT_EQ(run(kCode), UC_ERR_OK);
+  EXPECT_EQ(get(UC_X86_REG_RIP), kLoadAt);
+  EXPECT_EQ(get(UC_X86_REG_RCX), 1u);  // the instructions before it ran
+  EXPECT_EQ(get(UC_X86_REG_RBX), 0u);  // the load did not complete
+  EXPECT_EQ(get(UC_X86_REG_RDX), 0u);  // nothing after it ran
+  uc_hook_del(uc_, h);
+  uc_ctl_remove_cache(uc_, kCode, kCode + 0x1000);
+  ASSERT_EQ(run(kLoadAt), UC_ERR_OK);  // restarting there runs it
+  EXPECT_EQ(get(UC_X86_REG_RBX), 0x77u);
+  EXPECT_EQ(get(UC_X86_REG_RDX), 1u);
+}
+
+bool refuse_write(uc_engine*, uc_mem_type, uint64_t addr, int, int64_t, void* user) {
+  *static_cast<uint64_t*>(user) = addr;
+  return false;
+}
+
+// UnicornVcpu's read-only overlays (store_locator.h) rely on all of this.
+TEST_F(Engine, WriteToAProtectedPageStopsRightAfterTheRefusedStoreWithRipAtTheBlockStart) {
+  // xor ebx, ebx; mov edi, 0x300010; inc rbx; mov [rdi], rax; inc rbx; hlt
+  code(kCode, {0x31, 0xdb, 0xbf, 0x10, 0x00, 0x30, 0x00, 0x48, 0xff, 0xc3, 0x48, 0x89, 0x07, 0x48, 0xff, 0xc3, 0xf4});
+  uint64_t refused = 0;
+  uc_hook h;
+  uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE_PROT, reinterpret_cast<void*>(&refuse_write), &refused, 1, 0);
+  ASSERT_EQ(run(kCode), UC_ERR_OK);  // writable: the store lands
+  ASSERT_EQ(uc_mem_protect(uc_, 0x300000, 0x1000, UC_PROT_READ | UC_PROT_EXEC), UC_ERR_OK);  // TLB entry cached
+  put64(0x300010, 0);
+  set(UC_X86_REG_RAX, 0x55);
+  EXPECT_EQ(run(kCode), UC_ERR_WRITE_PROT);
+  EXPECT_EQ(refused, 0x300010u);                // the guest-physical address of the store
+  EXPECT_EQ(get(UC_X86_REG_RIP), kCode);        // not synced to the storing instruction
+  EXPECT_EQ(get(UC_X86_REG_RBX), 1u);           // earlier instructions ran, later ones did not
+  uint64_t v;
+  std::memcpy(&v, &ram_[0x300010], 8);
+  EXPECT_EQ(v, 0u);                             // the store did not land
+  uint8_t byte = 0xcc;
+  EXPECT_EQ(uc_mem_write(uc_, 0x300000, &byte, 1), UC_ERR_OK);  // host writes ignore the protection
+  code(0x300100, {0xb8, 0x2a, 0x00, 0x00, 0x00, 0xf4});       // mov eax, 42; hlt: still executes
+  ASSERT_EQ(run(0x300100), UC_ERR_OK);
+  EXPECT_EQ(get(UC_X86_REG_RAX), 42u);
+  ASSERT_EQ(uc_mem_protect(uc_, 0x300000, 0x1000, UC_PROT_ALL), UC_ERR_OK);
+  EXPECT_EQ(run(kCode), UC_ERR_OK);
+  std::memcpy(&v, &ram_[0x300010], 8);
+  EXPECT_EQ(v, 42u);
+}
+
+// Why UnicornVcpu sets CR2 through the state copy: the API's CR2 write also writes CR3.
+TEST_F(Engine, ApiCr2WriteAlsoSetsCr3ButTheBlobSetsCr2Alone) {
+  CpuStateBlob blob(uc_);
+  std::string why;
+  ASSERT_TRUE(blob.locate(why)) << why;
+  EXPECT_EQ(get(UC_X86_REG_CR3), 0x1000u);  // locate() leaves CR2 and CR3 as they were
+  set(UC_X86_REG_CR2, 0x1234);
+  EXPECT_EQ(get(UC_X86_REG_CR3), 0x1234u);  // the quirk
+  set(UC_X86_REG_CR3, 0x1000);
+  blob.load();
+  blob.set_cr2(0x5678);
   blob.store();
-  run(get(UC_X86_REG_RIP));
-  EXPECT_EQ(log.vectors, std::vector<uint32_t>{0});  // #DE, not promoted to #DF
+  EXPECT_EQ(get(UC_X86_REG_CR2), 0x5678u);
+  EXPECT_EQ(get(UC_X86_REG_CR3), 0x1000u);
+  code(kCode, {0x90, 0xf4});  // and the paging structures still work
+  EXPECT_EQ(run(kCode), UC_ERR_OK);
 }
 
 }  // namespace hvsim

@@ -1,11 +1,12 @@
 // The VMBus host end to end: the reference guest driver stack (guest/vmbus) against the host
-// (models/vmbus) on every host profile, the scriptable test device's echo, a rescind while the
-// guest runs, and interrupt throttling of a chatty guest.
+// (models/vmbus) on every host profile, the scriptable test device's echo, 256 channels at once,
+// a rescind while the guest runs, and interrupt throttling of a chatty guest.
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
 
+#include "models/devices/test/device.h"
 #include "models/vmbus/vmbus_host.h"
 #include "sim/core/status.h"
 #include "sim/machine/machine.h"
@@ -113,6 +114,24 @@ TEST(Vmbus, SubChannelsOpenOnTheirOwnVpsAndCloseBeforeThePrimary) {
   EXPECT_EQ(count(trace, "\"type\":\"OFFERCHANNEL\""), 4u) << "the primary and three sub-channels";
   EXPECT_EQ(count(trace, "vmbus.protocol_error"), 0u);
   EXPECT_EQ(count(trace, "vmbus.ring_rule"), 0u);
+}
+
+TEST(Vmbus, TheGuestLibraryHoldsAndServes256Channels) {
+  std::string devices;
+  for (unsigned i = 0; i < 256; ++i) devices += (i ? ",test:t" : "test:t") + std::to_string(i);
+  Machine m(params("vmbus_many_channels", devices, 1));
+  m.tracer().enable_capture();
+  Verdict v = m.run();
+  const std::string& out = m.console_output();
+  EXPECT_EQ(v.status(), 0) << out;
+  EXPECT_NE(out.find("vmbus_many_channels: 256 test channels opened"), std::string::npos) << out;
+  EXPECT_EQ(out.find("FAIL"), std::string::npos) << out;
+  const auto& trace = m.tracer().captured();
+  EXPECT_EQ(count(trace, "\"state\":\"open\""), 256u);
+  EXPECT_EQ(count(trace, "vmbus.protocol_error"), 0u) << "no offer was released for want of a slot";
+  for (unsigned i = 0; i < 256; i += 51)
+    EXPECT_EQ(static_cast<devices::TestDevice*>(m.vmbus()->device("t" + std::to_string(i)))->packets_echoed(), 3u)
+        << "t" << i;
 }
 
 TEST(Vmbus, RescindOfAnOpenChannelIsReleasedByTheGuest) {

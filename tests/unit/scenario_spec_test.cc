@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/devices/instance_id.h"
 #include "sim/core/status.h"
 #include "sim/scenario/scenario_spec.h"
 
@@ -173,7 +174,7 @@ TEST(ScenarioSpec, UnknownKeysAreRejectedAtEveryLevel) {
   }
   json j = valid();
   j["timeline"][0]["hz"] = 5;  // a key of another action
-  EXPECT_EQ(error_of(j), "s.json: /timeline/0/hz: unknown key; expected one of: id, at, on, after_insns, after, delay, repeat, do, device");
+  EXPECT_EQ(error_of(j), "s.json: /timeline/0/hz: unknown key; expected one of: id, at, on, after_insns, after, reaches, reads, delay, repeat, do, device");
   j = valid();
   j["expect"][4]["count"] = 0;  // never takes no count
   EXPECT_EQ(error_of(j).rfind("s.json: /expect/4/count: unknown key", 0), 0u) << error_of(j);
@@ -243,7 +244,7 @@ TEST(ScenarioSpec, MissingKeysAreNamed) {
   EXPECT_EQ(error_of(j), "s.json: /machine: missing key \"guest\"");
   j = valid();
   j["timeline"][2].erase("at");
-  EXPECT_EQ(error_of(j), "s.json: /timeline/2: missing a trigger: one of \"at\", \"on\", \"after_insns\", \"after\"");
+  EXPECT_EQ(error_of(j), "s.json: /timeline/2: missing a trigger: one of \"at\", \"on\", \"after_insns\", \"after\", \"reaches\", \"reads\"");
   j = valid();
   j["timeline"][2].erase("do");
   EXPECT_EQ(error_of(j), "s.json: /timeline/2: missing key \"do\"");
@@ -307,7 +308,7 @@ TEST(ScenarioSpec, BadTriggersNameThePointer) {
   };
   const Case cases[] = {
       {R"({"at": "1ms", "on": {"trace": "run.start"}, "do": "offer", "device": "t1"})",
-       "s.json: /timeline/0: a timeline entry has exactly one trigger of at, on, after_insns, after; this one has at and on"},
+       "s.json: /timeline/0: a timeline entry has exactly one trigger of at, on, after_insns, after, reaches, reads; this one has at and on"},
       {R"({"on": {"trace": "vmbus.nothing"}, "do": "offer", "device": "t1"})",
        "s.json: /timeline/0/on/trace: expected a trace point name from sim/core/trace_points.def, e.g. \"vmbus.channel\", got \"vmbus.nothing\""},
       {R"({"on": {"trace": "run.start", "nth": 0}, "do": "offer", "device": "t1"})",
@@ -401,6 +402,53 @@ TEST(ScenarioSpec, DevicesAreCheckedBeforeAnythingRuns) {
   j = valid();
   j["devices"].push_back({{"type", "shutdown"}});
   EXPECT_EQ(error_of(j), "s.json: /devices/3/type: device name \"shutdown\" is already used by /devices/1 (give each device of one type its own name)");
+}
+
+TEST(ScenarioSpec, DevicesMayNameTheirInstanceGuidAndRingLimits) {
+  json j = valid();
+  j["devices"][0]["instance"] = "12345678-9abc-4ef0-8234-56789ABCDEF0";
+  j["devices"][0]["ring_pages"] = {{"min", 4}, {"max", 64}};
+  j["devices"][2]["ring_pages"] = {{"max", 8}};
+  Scenario s = parse(j);
+  EXPECT_EQ(s.devices[0].params.at("instance"), "12345678-9abc-4ef0-8234-56789ABCDEF0");
+  EXPECT_EQ(s.devices[0].params.at("ring_pages_min"), "4");
+  EXPECT_EQ(s.devices[0].params.at("ring_pages_max"), "64");
+  EXPECT_EQ(s.devices[2].params.count("ring_pages_min"), 0u);
+  EXPECT_EQ(s.devices[2].params.at("ring_pages_max"), "8");
+
+  struct Case {
+    const char* pointer;
+    json value;
+    std::string message;
+  };
+  const std::string derived = vmbus::guid_string(devices::derive_instance_id(7, "heartbeat"));  // seed 7 in valid()
+  const Case cases[] = {
+      {"/devices/0/instance", "12345678-9abc-4ef0-8234-56789abcdef",
+       "s.json: /devices/0/instance: expected an instance GUID \"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\" (hex digits), got \"12345678-9abc-4ef0-8234-56789abcdef\""},
+      {"/devices/0/instance", 5,
+       "s.json: /devices/0/instance: expected an instance GUID \"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\" (hex digits), got 5"},
+      {"/devices/2/instance", derived,
+       "s.json: /devices/2/instance: instance GUID " + derived + " is already the instance GUID of /devices/0"},
+      {"/devices/0/ring_pages", {{"min", 1}}, "s.json: /devices/0/ring_pages/min: expected an integer from 2 to 4294967295, got 1"},
+      {"/devices/0/ring_pages", {{"min", 8}, {"max", 4}}, "s.json: /devices/0/ring_pages/max: expected a maximum at least min (8), got 4"},
+      {"/devices/0/params/instance", "12345678-9abc-4ef0-8234-56789abcdef0",
+       "s.json: /devices/0/params/instance: write this as the device's own key: \"instance\": \"GUID\""},
+      {"/devices/0/params/ring_pages_max", "8",
+       "s.json: /devices/0/params/ring_pages_max: write this as the device's own key: \"ring_pages\": {\"max\": N}"},
+  };
+  for (const Case& c : cases) {
+    j = valid();
+    j[json::json_pointer(c.pointer)] = c.value;
+    EXPECT_EQ(error_of(j), c.message) << c.pointer;
+  }
+  j = valid();
+  j["devices"][0]["instance"] = "12345678-9abc-4ef0-8234-56789abcdef0";
+  j["devices"][1]["instance"] = "12345678-9ABC-4EF0-8234-56789abcdef0";
+  EXPECT_EQ(error_of(j), "s.json: /devices/1/instance: instance GUID 12345678-9abc-4ef0-8234-56789abcdef0 is already the "
+                         "instance GUID of /devices/0");
+  j = valid();
+  j["devices"][0]["ring_pages"] = {{"mid", 3}};
+  EXPECT_NE(error_of(j).find("/devices/0/ring_pages/mid: unknown key"), std::string::npos) << error_of(j);
 }
 
 TEST(ScenarioSpec, AnExpectationHasExactlyOneKind) {

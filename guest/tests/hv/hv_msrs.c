@@ -1,5 +1,6 @@
 /* hv_msrs.elf - every synthetic MSR family (PROTOCOL section 2): reset values, read-only and
- * write-only rules, the hypercall-page MSR rules (2.3), reserved bits, unknown MSRs, crash MSRs.
+ * write-only rules, the hypercall-page MSR rules (2.3), overlay pages enabled at a GPA outside the
+ * address space (#GP), reserved bits, unknown MSRs, crash MSRs.
  * VP 1 (if present) reports its own VP_INDEX and checks GUEST_OS_ID is partition-wide. Run:
  *   hvsim run --guest hv_msrs.elf --hv hv-passthrough --vcpus 2
  */
@@ -132,6 +133,26 @@ static void t_hypercall_msr(void *arg)
     CHECK(!f && !g && !(v & HV_HYPERCALL_ENABLE), "writing GUEST_OS_ID = 0 disables the hypercall page (0x%lx)", v);
 }
 
+/* Enabling an overlay page at a GPA beyond the guest's memory is #GP (2.3); a disabled one is not
+ * checked. 2^45 is inside the physical address width and far beyond any hvsim RAM size. */
+static void t_gpa_outside_ram(void *arg)
+{
+    (void)arg;
+    const uint64_t far = (uint64_t)1 << 45;
+    hvt_wrmsr_safe(HV_MSR_GUEST_OS_ID, HVT_GUEST_OS_ID);
+    hvt_wrmsr_safe(HV_MSR_HYPERCALL, 0);
+    expect_wr_gp(HV_MSR_HYPERCALL, far | HV_HYPERCALL_ENABLE, "HYPERCALL enabled outside RAM");
+    expect_wr_gp(HV_MSR_REFERENCE_TSC, far | HV_PAGE_ENABLE, "REFERENCE_TSC enabled outside RAM");
+    if (f3.eax & HV_ACCESS_APIC_MSRS)
+        expect_wr_gp(HV_MSR_VP_ASSIST_PAGE, far | HV_PAGE_ENABLE, "VP_ASSIST_PAGE enabled outside RAM");
+    uint64_t v;
+    uint32_t f = hvt_wrmsr_safe(HV_MSR_HYPERCALL, far);
+    uint32_t g = hvt_rdmsr_safe(HV_MSR_HYPERCALL, &v);
+    CHECK(!f && !g && v == far, "a disabled HYPERCALL GPA outside RAM is stored (0x%lx, faults 0x%x/0x%x)", v, f, g);
+    hvt_wrmsr_safe(HV_MSR_HYPERCALL, 0);
+    hvt_wrmsr_safe(HV_MSR_GUEST_OS_ID, 0);
+}
+
 /* Last MSR check of the run: once locked, HYPERCALL stays locked until partition reset. */
 static void t_hypercall_lock(void *arg)
 {
@@ -224,6 +245,11 @@ static void t_reserved_and_unknown(void *arg)
         expect_wr_gp(HV_MSR_REENLIGHTENMENT_CONTROL, good | ((uint64_t)1 << 8), "REENLIGHTENMENT_CONTROL bit 8 (RsvdZ 15:8)");
         expect_wr_gp(HV_MSR_REENLIGHTENMENT_CONTROL, good | ((uint64_t)1 << 15), "REENLIGHTENMENT_CONTROL bit 15 (RsvdZ 15:8)");
         expect_wr_gp(HV_MSR_REENLIGHTENMENT_CONTROL, good | ((uint64_t)1 << 17), "REENLIGHTENMENT_CONTROL bit 17 (RsvdZ 31:17)");
+        uint32_t vps = cpuid(HV_CPUID_LIMITS, 0).eax; /* hvsim: the partition's VP count (1.7) */
+        f = hvt_wrmsr_safe(HV_MSR_REENLIGHTENMENT_CONTROL, good | ((uint64_t)(vps - 1) << 32));
+        CHECK(vps >= 1 && !f, "REENLIGHTENMENT_CONTROL target VP %u (the last VP) accepted (fault 0x%x)", vps - 1, f);
+        expect_wr_gp(HV_MSR_REENLIGHTENMENT_CONTROL, good | ((uint64_t)vps << 32),
+                     "REENLIGHTENMENT_CONTROL target VP = VP count");
         hvt_wrmsr_safe(HV_MSR_REENLIGHTENMENT_CONTROL, 0);
     } else {
         f = hvt_rdmsr_safe(HV_MSR_REENLIGHTENMENT_CONTROL, &v);
@@ -270,6 +296,7 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     hvt_run("GUEST_OS_ID", t_guest_os_id, 0);
     hvt_run("VP_INDEX", t_vp_index, 0);
     hvt_run("HYPERCALL", t_hypercall_msr, 0);
+    hvt_run("overlay GPA outside RAM", t_gpa_outside_ram, 0);
     hvt_run("time MSRs", t_time_msrs, 0);
     hvt_run("SynIC MSRs", t_synic_msrs, 0);
     hvt_run("reserved bits and unknown MSRs", t_reserved_and_unknown, 0);

@@ -3,7 +3,9 @@
  * A RAM page is filled with a pattern; the hypercall page, the reference TSC page, SIMP and SIEFP
  * are enabled over it (reads show the hypervisor's content), then disabled or moved (the pattern
  * is back, byte for byte). Partition-wide overlays (hypercall, reference TSC) are seen by VP 1
- * too; a per-VP overlay (VP 1's SIMP) is seen only by VP 1. Run:
+ * too; a per-VP overlay (VP 1's SIMP) is seen only by VP 1. The hypercall page is read/execute
+ * only (2.3: a guest write raises #GP at the storing instruction and changes nothing); the
+ * reference TSC page has no such rule and takes guest writes. Run:
  *   hvsim run --guest hv_overlay.elf --hv hv-passthrough --vcpus 2
  */
 #include "hv_test.h"
@@ -44,6 +46,24 @@ static int has_stub(volatile uint8_t *p)
 static uint64_t gpa_of(volatile void *p) { return (uint64_t)(uintptr_t)p; }
 
 static volatile uint64_t *pg_a, *pg_b;
+
+/* One 8-byte store of v at p (not the first instruction of its block); returns 0 or the fault
+ * it raised, and the store instruction's address in *at. */
+static uint32_t store_safe(volatile void *p, uint64_t v, uint64_t *at)
+{
+    uint64_t fault, rip;
+    __asm__ volatile("movabs %[magic], %%r9\n\t"
+                     "lea 1f(%%rip), %%r10\n\t"
+                     "lea 2f(%%rip), %[rip]\n"
+                     "2: movq %[v], (%[p])\n\t"
+                     "xor %%r9d, %%r9d\n"
+                     "1: mov %%r9, %[f]"
+                     : [f] "=r"(fault), [rip] "=&r"(rip)
+                     : [p] "r"(p), [v] "r"(v), [magic] "i"(HVT_SAFE_MAGIC)
+                     : "r9", "r10", "memory");
+    *at = rip;
+    return (uint32_t)fault;
+}
 
 /* VP 1 observations */
 static volatile int r_stub;
@@ -92,6 +112,26 @@ static void t_hypercall_overlay(void *arg)
     hvt_wrmsr_safe(HV_MSR_HYPERCALL, 0);
 }
 
+static void t_hypercall_page_read_only(void *arg)
+{
+    (void)arg;
+    if (!CHECK(hvt_hypercall_setup(), "hypercall page enabled"))
+        return;
+    volatile uint8_t *pg = hvt_hypercall_page;
+    uint64_t at = 0;
+    hvt_safe_fault_rip[0] = 0;
+    uint32_t f = store_safe(pg, 0x9090909090909090ull, &at);
+    CHECK(f == HVT_GP0, "8-byte store over the hypercall stub raises #GP(0) (fault 0x%x)", f);
+    CHECK(hvt_safe_fault_rip[0] == at, "the #GP points at the storing instruction (rip 0x%lx, store at 0x%lx)",
+          hvt_safe_fault_rip[0], at);
+    CHECK(has_stub(pg), "the stub is unchanged after the refused store");
+    f = store_safe(pg + 0xFF8, 0, &at);
+    CHECK(f == HVT_GP0 && pg[0xFF8] == 0xCC, "store to the last qword of the page raises #GP(0) (fault 0x%x)", f);
+    uint64_t r = hvt_hypercall(0xFFF, 0, 0);
+    CHECK(HV_RESULT_STATUS(r) == HV_STATUS_INVALID_HYPERCALL_CODE,
+          "the page still executes after the refused stores: unknown call code -> 0x%x", HV_RESULT_STATUS(r));
+}
+
 static void t_ref_tsc_overlay(void *arg)
 {
     (void)arg;
@@ -114,6 +154,11 @@ static void t_ref_tsc_overlay(void *arg)
     hvt_wrmsr_safe(HV_MSR_REFERENCE_TSC, 0);
     m = mismatches(pg_b);
     CHECK(m == 0, "disabling the reference TSC page restores the pattern (%u qwords differ)", m);
+    hvt_wrmsr_safe(HV_MSR_REFERENCE_TSC, gpa_of(pg_a) | HV_PAGE_ENABLE);
+    uint64_t at;
+    f = store_safe(&pg_a[256], 0x1234, &at);
+    CHECK(f == 0 && pg_a[256] == 0x1234, "a guest store to the reference TSC page's reserved area lands (fault 0x%x)", f);
+    hvt_wrmsr_safe(HV_MSR_REFERENCE_TSC, 0);
 }
 
 static void t_synic_overlay(void *arg)
@@ -182,6 +227,7 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     pg_a = hvt_alloc_page();
     pg_b = hvt_alloc_page();
     hvt_run("hypercall page overlay", t_hypercall_overlay, 0);
+    hvt_run("hypercall page is read-only", t_hypercall_page_read_only, 0);
     hvt_run("reference TSC overlay", t_ref_tsc_overlay, 0);
     hvt_run("SIMP/SIEFP overlay", t_synic_overlay, 0);
     hvt_run("per-VP overlay", t_per_vp_overlay, 0);

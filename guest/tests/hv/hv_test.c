@@ -69,6 +69,7 @@ static volatile uint32_t quit;
 static volatile uint32_t handlers_ready;
 
 struct hvt_irq_vp hvt_irq[HVT_MAX_VPS];
+volatile uint64_t hvt_safe_fault_rip[HVT_MAX_VPS];
 void (*volatile hvt_irq_hook)(uint32_t vp, uint32_t vector);
 
 static struct {
@@ -98,6 +99,7 @@ static uint32_t my_vp(void)
 static void on_exception(struct trap_frame *tf)
 {
     if (tf->r9 == HVT_SAFE_MAGIC) { /* an hvt_*_safe instruction: report the fault as a value */
+        hvt_safe_fault_rip[my_vp()] = tf->rip;
         tf->r9 = HVT_FAULT(tf->vector, tf->error_code & 0xFFFF);
         tf->rip = tf->r10;
         return;

@@ -71,6 +71,7 @@
 #define HV_MSR_TSC_FREQUENCY 0x40000022u
 #define HV_MSR_APIC_FREQUENCY 0x40000023u
 #define HV_MSR_EOI 0x40000070u
+#define HV_MSR_VP_ASSIST_PAGE 0x40000073u
 #define HV_MSR_SCONTROL 0x40000080u
 #define HV_MSR_SVERSION 0x40000081u
 #define HV_MSR_SIEFP 0x40000082u
@@ -208,6 +209,8 @@ int hvt_wait_vp(uint32_t vp, uint64_t timeout_us);
 #define HVT_GP0 HVT_FAULT(13, 0)
 #define HVT_UD HVT_FAULT(6, 0)
 #define HVT_FAULT_VEC(f) ((f) & 0xFFu)
+/* RIP of the last exception reported as a value on each VP (the faulting instruction). */
+extern volatile uint64_t hvt_safe_fault_rip[HVT_MAX_VPS];
 
 /* Returns 0, or HVT_FAULT(vector, error code) if the instruction raised an exception. */
 static inline uint32_t hvt_rdmsr_safe(uint32_t msr, uint64_t *val)

@@ -12,8 +12,8 @@
  * Callbacks run batched (§6.4 step 4): interrupt_mask = 1 on the inbound ring while draining, then
  * cleared and re-checked. Reads commit after each callback round; a commit that satisfies the
  * host's pending_send_sz signals the host. Writes signal per hv_signal_on_write. Signals go out
- * through vmbus_setevent (signal.c: monitor bit or hypercall). A ring the host corrupted marks the
- * channel broken (no more callbacks or sends).
+ * through vmbus_setevent (signal.c: monitor bit or hypercall). A ring whose index the host corrupted
+ * marks the channel broken (no more callbacks or sends); a lying packet is only dropped (ring.c).
  */
 #include "hvsim/console.h"
 #include "hvsim/cpu.h"

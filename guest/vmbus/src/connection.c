@@ -200,6 +200,8 @@ int vmbus_connect(uint32_t max_version)
         if (!interrupt_page || !vmbus_conn.monitor_pages)
             return VMBUS_ENOMEM;
     }
+    if (vmbus_offers_init() || vmbus_gpadl_init())
+        return VMBUS_ENOMEM;
     /* Channel interrupts may target any VP: give the others time to enable their SynIC. */
     uint32_t want = hvsim_boot->vcpu_count;
     struct vmbus_conn *c = &vmbus_conn;

@@ -18,7 +18,7 @@
 #include "hvsim/string.h"
 #include "internal.h"
 
-#define MAX_GPADLS 64u
+#define MAX_GPADLS (2u * VMBUS_MAX_CHANNELS) /* every channel's ring GPADL, and as many others */
 #define MAX_GPADL_PAGES ((0xFFFFu - 8u) / 8u) /* range_buflen is a u16 */
 
 /* ORPHANED: creation abandoned by a rescind before GPADL_CREATED arrived */
@@ -30,11 +30,22 @@ struct gpadl {
     volatile uint32_t answered, status;
 };
 
-static struct gpadl gpadls[MAX_GPADLS];
+/* Allocated by the first vmbus_connect, not in .bss (see offers.c); entries are taken lowest first,
+ * so every scan stops at gpadls_used. */
+static struct gpadl *gpadls;  /* MAX_GPADLS entries */
+static uint32_t gpadls_used;  /* entries [0, gpadls_used) have held a GPADL */
+
+int vmbus_gpadl_init(void)
+{
+    uint64_t bytes = MAX_GPADLS * sizeof(struct gpadl);
+    if (!gpadls)
+        gpadls = hv_alloc_pages((uint32_t)((bytes + VMBUS_PAGE_SIZE - 1) / VMBUS_PAGE_SIZE));
+    return gpadls ? VMBUS_OK : VMBUS_ENOMEM;
+}
 
 static struct gpadl *find(uint32_t handle, uint32_t state)
 {
-    for (uint32_t i = 0; i < MAX_GPADLS; i++)
+    for (uint32_t i = 0; i < gpadls_used; i++)
         if (gpadls[i].state == state && gpadls[i].handle == handle)
             return &gpadls[i];
     return 0;
@@ -89,9 +100,11 @@ int vmbus_gpadl_create(struct vmbus_channel *ch, void *buf, uint32_t pages, uint
     if (!pages || pages > MAX_GPADL_PAGES)
         return VMBUS_EINVAL;
     struct gpadl *g = 0;
-    for (uint32_t i = 0; i < MAX_GPADLS && !g; i++)
+    for (uint32_t i = 0; i < gpadls_used && !g; i++)
         if (gpadls[i].state == GPADL_FREE)
             g = &gpadls[i];
+    if (!g && gpadls_used < MAX_GPADLS)
+        g = &gpadls[gpadls_used++];
     if (!g)
         return VMBUS_ENOMEM;
     g->handle = vmbus_conn.next_gpadl++;
@@ -164,7 +177,7 @@ int vmbus_gpadl_teardown(struct vmbus_channel *ch, uint32_t handle)
 static int no_orphans(void *p)
 {
     const struct vmbus_channel *ch = p;
-    for (uint32_t i = 0; i < MAX_GPADLS; i++)
+    for (uint32_t i = 0; i < gpadls_used; i++)
         if (gpadls[i].state == GPADL_ORPHANED && gpadls[i].relid == ch->relid)
             return 0;
     return 1;
@@ -173,14 +186,14 @@ static int no_orphans(void *p)
 void vmbus_gpadl_teardown_all(struct vmbus_channel *ch)
 {
     if (!vmbus_wait(no_orphans, ch, VMBUS_WAIT_US)) {
-        for (uint32_t i = 0; i < MAX_GPADLS; i++)
+        for (uint32_t i = 0; i < gpadls_used; i++)
             if (gpadls[i].state == GPADL_ORPHANED && gpadls[i].relid == ch->relid) {
                 printf("vmbus: relid %u: GPADL 0x%x never answered; its memory is abandoned\n", ch->relid,
                        gpadls[i].handle);
                 gpadls[i].state = GPADL_FREE;
             }
     }
-    for (uint32_t i = 0; i < MAX_GPADLS; i++)
+    for (uint32_t i = 0; i < gpadls_used; i++)
         if (gpadls[i].state == GPADL_CREATED && gpadls[i].relid == ch->relid)
             vmbus_gpadl_teardown(ch, gpadls[i].handle);
 }
@@ -197,6 +210,6 @@ void vmbus_on_gpadl_torndown(const struct vmbus_gpadl_torndown *m)
 
 void vmbus_gpadl_forget_all(void)
 {
-    for (uint32_t i = 0; i < MAX_GPADLS; i++)
+    for (uint32_t i = 0; i < gpadls_used; i++)
         gpadls[i].state = GPADL_FREE;
 }

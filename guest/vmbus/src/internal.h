@@ -10,13 +10,16 @@
 #include "hvsim/sync.h"
 #include "vmbus/vmbus.h"
 
-#define VMBUS_MAX_CHANNELS 32u
+#define VMBUS_MAX_CHANNELS 256u /* channel slots (72 KiB, offers.c); offers beyond them are released */
 #define VMBUS_MAX_DRIVERS 8u
 #define VMBUS_FIFO_LEN 64u
 
 struct vmbus_fifo_msg {
     uint32_t size;
     uint8_t data[VMBUS_MAX_MESSAGE];
+#ifdef HVSIM_BUGGY_DOUBLE_FETCH_MESSAGE
+    struct hv_message *slot; /* deliberate bug for guest/buggy: the body is still in this slot (isr.c) */
+#endif
 };
 
 struct vmbus_conn {
@@ -59,6 +62,7 @@ void vmbus_process_messages(void);
 void vmbus_protocol_error(const char *what, uint32_t value);
 
 /* offers.c */
+int vmbus_offers_init(void); /* once, before the first connection: the channel table; VMBUS_ENOMEM */
 void vmbus_on_offer(const struct vmbus_offer_channel *o);
 void vmbus_on_rescind(uint32_t relid);
 struct vmbus_channel *vmbus_relid_to_channel(uint32_t relid);
@@ -68,6 +72,7 @@ void vmbus_offers_poll(void);
 void vmbus_offers_reset(void);
 
 /* gpadl.c */
+int vmbus_gpadl_init(void); /* once, before the first connection: the GPADL table; VMBUS_ENOMEM */
 int vmbus_gpadl_create(struct vmbus_channel *ch, void *buf, uint32_t pages, uint32_t *handle);
 int vmbus_gpadl_teardown(struct vmbus_channel *ch, uint32_t handle);
 /* Waits for the channel's orphaned GPADLs (creation cut short by a rescind), then tears down all. */

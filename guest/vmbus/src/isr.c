@@ -50,6 +50,27 @@ static unsigned scan_event_flags(void)
     return ran;
 }
 
+static void copy_payload(struct vmbus_fifo_msg *e, const struct hv_message *m)
+{
+    for (unsigned i = 0; i < VMBUS_MAX_MESSAGE / 8u; i++) {
+        uint64_t q = m->payload[i];
+        memcpy(e->data + 8u * i, &q, 8);
+    }
+}
+
+#ifdef HVSIM_BUGGY_DOUBLE_FETCH_MESSAGE
+/* Deliberate bug for guest/buggy: the handler reads only the type and size from the slot and
+ * queues an entry naming the slot; vmbus_fifo_pop (the main context, a bottom half) fetches the
+ * body from the slot again and frees it. Until then the message must not be queued twice. */
+static int slot_queued(const struct hv_message *m)
+{
+    for (uint32_t i = vmbus_conn.fifo_head; i != vmbus_conn.fifo_tail; i++)
+        if (vmbus_conn.fifo[i % VMBUS_FIFO_LEN].slot == m)
+            return 1;
+    return 0;
+}
+#endif
+
 void vmbus_drain_slot(void)
 {
     struct hv_message *m = hv_sint_slot(VMBUS_SINT);
@@ -63,19 +84,27 @@ void vmbus_drain_slot(void)
         spin_lock(&vmbus_conn.fifo_lock);
         uint32_t tail = vmbus_conn.fifo_tail;
         int full = tail - vmbus_conn.fifo_head >= VMBUS_FIFO_LEN;
+#ifdef HVSIM_BUGGY_DOUBLE_FETCH_MESSAGE
+        full = full || slot_queued(m);
+#endif
         if (!full && type == VMBUS_MESSAGE_TYPE) {
             struct vmbus_fifo_msg *e = &vmbus_conn.fifo[tail % VMBUS_FIFO_LEN];
             uint32_t size = m->payload_size;
             e->size = size > VMBUS_MAX_MESSAGE ? VMBUS_MAX_MESSAGE : size;
-            for (unsigned i = 0; i < VMBUS_MAX_MESSAGE / 8u; i++) {
-                uint64_t q = m->payload[i];
-                memcpy(e->data + 8u * i, &q, 8);
-            }
+#ifdef HVSIM_BUGGY_DOUBLE_FETCH_MESSAGE
+            e->slot = m;
+#else
+            copy_payload(e, m);
+#endif
             vmbus_conn.fifo_tail = tail + 1;
         }
         spin_unlock(&vmbus_conn.fifo_lock);
         if (full)
             return;
+#ifdef HVSIM_BUGGY_DOUBLE_FETCH_MESSAGE
+        if (type == VMBUS_MESSAGE_TYPE)
+            return; /* the bottom half frees the slot */
+#endif
         hv_message_release(m); /* other message types are dropped (none are expected on SINT2) */
     }
 }
@@ -88,6 +117,10 @@ int vmbus_fifo_pop(struct vmbus_fifo_msg *out)
     int got = vmbus_conn.fifo_head != vmbus_conn.fifo_tail;
     if (got) {
         *out = vmbus_conn.fifo[vmbus_conn.fifo_head % VMBUS_FIFO_LEN];
+#ifdef HVSIM_BUGGY_DOUBLE_FETCH_MESSAGE
+        copy_payload(out, out->slot); /* deliberate bug for guest/buggy: the second fetch */
+        hv_message_release(out->slot);
+#endif
         vmbus_conn.fifo_head++;
     }
     spin_unlock(&vmbus_conn.fifo_lock);

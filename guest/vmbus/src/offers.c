@@ -1,5 +1,7 @@
 /* offers.c - the offer table, drivers, rescind and relid release (PROTOCOL.md §5.4, §5.6, §10).
  *
+ * The table holds VMBUS_MAX_CHANNELS channels, primaries and sub-channels alike; it and the relid ->
+ * slot map are allocated once, by the first vmbus_connect (vmbus_offers_init).
  * OFFERCHANNEL is validated before anything is kept: relid 1..2047, not already in use (a
  * duplicate is a protocol error, printed and ignored), a non-zero event connection id. An offer
  * the guest cannot hold (table full, no connection id) is answered at once with RELID_RELEASED,
@@ -18,15 +20,37 @@
  */
 #include "hvsim/console.h"
 #include "hvsim/cpu.h"
+#include "hvsim/hyperv.h"
 #include "hvsim/string.h"
 #include "internal.h"
 
-static struct vmbus_channel channels[VMBUS_MAX_CHANNELS];
-static volatile uint8_t relid_slot[VMBUS_MAX_RELID + 1]; /* slot + 1; 0 = no channel */
+/* The channel slots and the relid -> slot map are allocated by the first vmbus_connect (zeroed by
+ * hv_alloc_pages with 8-byte stores), not in .bss: start.S clears .bss a byte per emulated
+ * instruction, and 76 KiB of it would delay every VMBus guest's boot by ~40 us of virtual time.
+ * Slots are taken lowest first, so every scan stops at slots_used. */
+static struct vmbus_channel *channels;  /* VMBUS_MAX_CHANNELS slots */
+static volatile uint16_t *relid_slot;   /* VMBUS_MAX_RELID + 1 entries: slot + 1; 0 = no channel */
+static uint32_t slots_used;             /* slots [0, slots_used) have held a channel */
+_Static_assert(VMBUS_MAX_CHANNELS < 0xFFFFu, "relid_slot holds slot + 1 in 16 bits");
+
+int vmbus_offers_init(void)
+{
+    if (channels)
+        return VMBUS_OK;
+    uint64_t map_offset = (uint64_t)VMBUS_MAX_CHANNELS * sizeof(struct vmbus_channel);
+    uint64_t bytes = map_offset + (VMBUS_MAX_RELID + 1u) * sizeof(uint16_t);
+    uint8_t *mem = hv_alloc_pages((uint32_t)((bytes + VMBUS_PAGE_SIZE - 1) / VMBUS_PAGE_SIZE));
+    if (!mem)
+        return VMBUS_ENOMEM;
+    relid_slot = (volatile uint16_t *)(mem + map_offset);
+    vmbus_barrier();
+    channels = (struct vmbus_channel *)mem; /* published last: the SINT2 handler tests it */
+    return VMBUS_OK;
+}
 
 struct vmbus_channel *vmbus_relid_to_channel(uint32_t relid)
 {
-    if (relid == 0 || relid > VMBUS_MAX_RELID)
+    if (relid == 0 || relid > VMBUS_MAX_RELID || !channels)
         return 0;
     uint32_t s = relid_slot[relid];
     if (!s)
@@ -37,12 +61,12 @@ struct vmbus_channel *vmbus_relid_to_channel(uint32_t relid)
 
 struct vmbus_channel *vmbus_channel_at(uint32_t i)
 {
-    return i < VMBUS_MAX_CHANNELS ? &channels[i] : 0;
+    return i < slots_used ? &channels[i] : 0;
 }
 
 struct vmbus_channel *vmbus_find_channel(const struct vmbus_guid *class_id)
 {
-    for (uint32_t i = 0; i < VMBUS_MAX_CHANNELS; i++) {
+    for (uint32_t i = 0; i < slots_used; i++) {
         struct vmbus_channel *ch = &channels[i];
         if (ch->state != VMBUS_CH_FREE && !ch->rescinded && ch->sub_channel_index == 0 &&
             vmbus_guid_equal(&ch->if_type, class_id))
@@ -85,9 +109,11 @@ void vmbus_on_offer(const struct vmbus_offer_channel *o)
         return;
     }
     struct vmbus_channel *ch = 0;
-    for (uint32_t i = 0; i < VMBUS_MAX_CHANNELS && !ch; i++)
+    for (uint32_t i = 0; i < slots_used && !ch; i++)
         if (channels[i].state == VMBUS_CH_FREE)
             ch = &channels[i];
+    if (!ch && slots_used < VMBUS_MAX_CHANNELS)
+        ch = &channels[slots_used++];
     if (!ch) {
         printf("vmbus: channel table full, offer relid %u released\n", relid);
         release_relid(relid);
@@ -128,7 +154,7 @@ void vmbus_on_offer(const struct vmbus_offer_channel *o)
         vmbus_sub_channel_attach(ch);
     vmbus_mb();
     ch->state = VMBUS_CH_OFFERED;
-    relid_slot[relid] = (uint8_t)(ch - channels + 1);
+    relid_slot[relid] = (uint16_t)(ch - channels + 1);
 }
 
 void vmbus_on_rescind(uint32_t relid)
@@ -175,7 +201,7 @@ static void cleanup(struct vmbus_channel *ch)
 
 void vmbus_offers_reset(void)
 {
-    for (uint32_t i = 0; i < VMBUS_MAX_CHANNELS; i++) {
+    for (uint32_t i = 0; i < slots_used; i++) {
         struct vmbus_channel *ch = &channels[i];
         if (ch->state == VMBUS_CH_FREE)
             continue;
@@ -221,7 +247,7 @@ static void announce(struct vmbus_channel *ch)
 
 void vmbus_offers_poll(void)
 {
-    for (uint32_t i = 0; i < VMBUS_MAX_CHANNELS; i++) {
+    for (uint32_t i = 0; i < slots_used; i++) {
         struct vmbus_channel *ch = &channels[i];
         if (ch->state == VMBUS_CH_FREE)
             continue;

@@ -5,10 +5,17 @@
  * written only if the free space is strictly greater than its size, so a full ring never looks
  * empty. After publishing, hv_signal_on_write decides: signal only if interrupt_mask == 0 and the
  * host's read_index equals the old write index (the ring was empty).
- * Consumer (inbound ring): the host's write_index and every descriptor (len8, offset8) are
- * validated against the bytes actually available; a bad value returns VMBUS_EPROTO. Commit stores
- * read_index, then applies the pending_send_sz rule: signal only when the free space moved from
- * <= pending_send_sz to > pending_send_sz in this batch, and only if feature bit b0 is set.
+ * Consumer (inbound ring): the host's write_index is validated (< size, multiple of 8; a bad one
+ * returns VMBUS_EPROTO: the ring cannot be trusted any more). Each descriptor is copied out of the
+ * ring once and its len8/offset8 are checked against the bytes actually available, as Linux's
+ * hardened hv_pkt_iter_first does; a packet that lies is dropped and counted (`malformed`), never
+ * read past, and never handed to the caller:
+ *   - fewer bytes than a descriptor and its trailer, len8*8 < 16, or len8*8 + trailer beyond the
+ *     bytes available: where the next packet starts is unknown, so every available byte goes
+ *     (Linux likewise takes such a packet to span all available bytes);
+ *   - offset8*8 < 16 or > len8*8 (len8 is sound): that one packet goes (Linux substitutes 16).
+ * Commit stores read_index, then applies the pending_send_sz rule: signal only when the free space
+ * moved from <= pending_send_sz to > pending_send_sz in this batch, and only if feature bit b0 is set.
  */
 #include "hvsim/string.h"
 #include "internal.h"
@@ -23,6 +30,7 @@ void vmbus_ring_init(struct vmbus_ring *r, uint8_t *pages, uint32_t page_count)
     r->size = (page_count - 1) * VMBUS_PAGE_SIZE;
     r->priv = 0;
     r->batch = 0;
+    r->malformed = 0;
     r->ctl->feature_bits = VMBUS_RING_FEAT_PENDING_SEND_SZ;
 }
 
@@ -111,37 +119,57 @@ int vmbus_ring_has_data(const struct vmbus_ring *r)
     return w != r->priv;
 }
 
+/* Drops `n` bytes of a malformed packet (consumed, so they are freed at the next commit). */
+static void drop_malformed(struct vmbus_ring *r, uint32_t n)
+{
+    uint32_t pos = r->priv + n;
+    r->priv = pos >= r->size ? pos - r->size : pos;
+    r->batch += n;
+    r->malformed++;
+}
+
 int vmbus_ring_read(struct vmbus_ring *r, struct vmbus_packet *pkt, void *buf, uint32_t buflen)
 {
-    uint32_t w = r->ctl->write_index;
-    if (!index_ok(r, w))
-        return VMBUS_EPROTO;
-    uint32_t avail = distance(r, r->priv, w);
-    if (!avail)
-        return 0;
-    vmbus_barrier(); /* index read before the packet */
-    struct vmbus_packet_desc d;
-    if (avail < sizeof(d) + VMBUS_PACKET_TRAILER)
-        return VMBUS_EPROTO;
-    copy_out(r, r->priv, &d, sizeof(d));
-    uint32_t packet = (uint32_t)d.len8 * 8u, offset = (uint32_t)d.offset8 * 8u;
-    if (packet < sizeof(d) || packet + VMBUS_PACKET_TRAILER > avail || offset < sizeof(d) || offset > packet)
-        return VMBUS_EPROTO;
-    uint32_t payload = packet - offset;
-    uint32_t pos = r->priv + offset;
-    int result = 1;
-    if (payload > buflen)
-        result = VMBUS_EMSGSIZE;
-    else
-        copy_out(r, pos >= r->size ? pos - r->size : pos, buf, payload);
-    pkt->type = d.type;
-    pkt->flags = d.flags;
-    pkt->trans_id = d.trans_id;
-    pkt->len = result == 1 ? payload : 0;
-    pos = r->priv + packet + VMBUS_PACKET_TRAILER;
-    r->priv = pos >= r->size ? pos - r->size : pos;
-    r->batch += packet + VMBUS_PACKET_TRAILER;
-    return result;
+    for (;;) {
+        uint32_t w = r->ctl->write_index;
+        if (!index_ok(r, w))
+            return VMBUS_EPROTO;
+        uint32_t avail = distance(r, r->priv, w);
+        if (!avail)
+            return 0;
+        vmbus_barrier(); /* index read before the packet */
+        struct vmbus_packet_desc d;
+        if (avail < sizeof(d) + VMBUS_PACKET_TRAILER) {
+            drop_malformed(r, avail);
+            continue;
+        }
+        copy_out(r, r->priv, &d, sizeof(d)); /* len8 and offset8 are read once, from this copy */
+        uint32_t packet = (uint32_t)d.len8 * 8u, offset = (uint32_t)d.offset8 * 8u;
+        int len_ok = packet >= sizeof(d) && packet + VMBUS_PACKET_TRAILER <= avail;
+        int offset_ok = offset >= sizeof(d) && offset <= packet;
+#ifdef HVSIM_BUGGY_TRUST_PACKET_LENGTH
+        len_ok = offset_ok = 1; /* deliberate bug for guest/buggy: the descriptor is trusted */
+#endif
+        if (!len_ok || !offset_ok) {
+            drop_malformed(r, len_ok ? packet + VMBUS_PACKET_TRAILER : avail);
+            continue;
+        }
+        uint32_t payload = packet - offset;
+        uint32_t pos = r->priv + offset;
+        int result = 1;
+        if (payload > buflen)
+            result = VMBUS_EMSGSIZE;
+        else
+            copy_out(r, pos >= r->size ? pos - r->size : pos, buf, payload);
+        pkt->type = d.type;
+        pkt->flags = d.flags;
+        pkt->trans_id = d.trans_id;
+        pkt->len = result == 1 ? payload : 0;
+        pos = r->priv + packet + VMBUS_PACKET_TRAILER;
+        r->priv = pos >= r->size ? pos - r->size : pos;
+        r->batch += packet + VMBUS_PACKET_TRAILER;
+        return result;
+    }
 }
 
 int vmbus_ring_commit(struct vmbus_ring *r)

@@ -79,6 +79,24 @@ TEST(DevicesRegistry, InstanceGuidsAreDeterministicAndDistinct) {
   EXPECT_EQ(make_device("kvp", "k", {}, 99)->desc().instance_id, make_device("kvp", "k", {}, 99)->desc().instance_id);
 }
 
+TEST(DevicesRegistry, EveryTypeTakesAnInstanceGuidAndRingLimits) {
+  const vmbus::Guid instance = vmbus::guid("12345678-9abc-4ef0-8234-56789abcdef0");
+  for (const std::string& type : device_types()) {
+    SCOPED_TRACE(type);
+    auto plain = make_device(type, "d", {}, 5);
+    EXPECT_EQ(plain->desc().instance_id, derive_instance_id(5, "d"));
+    EXPECT_EQ(plain->desc().ring_pages.min, 2u);
+    EXPECT_EQ(plain->desc().ring_pages.max, UINT32_MAX);
+    auto dev = make_device(type, "d",
+                           opts({{"instance", "12345678-9ABC-4ef0-8234-56789abcdef0"}, {"ring_pages_min", "4"},
+                                 {"ring_pages_max", "0x10"}}),
+                           5);
+    EXPECT_EQ(dev->desc().instance_id, instance);
+    EXPECT_EQ(dev->desc().ring_pages.min, 4u);
+    EXPECT_EQ(dev->desc().ring_pages.max, 16u);
+  }
+}
+
 TEST(DevicesRegistry, HeartbeatSequenceStartDependsOnTheSeed) {
   auto seq = [](uint64_t seed) {
     auto dev = make_device("heartbeat", "hb", {}, seed);
@@ -117,6 +135,11 @@ TEST(DevicesRegistry, BadParametersAreUsageErrors) {
       {"kvp", {{"period", "1s"}}, "period"},
       {"test", {{"queue", "0"}}, "queue"},
       {"test", {{"queue", "0x"}}, "queue"},
+      {"kvp", {{"instance", "12345678-9abc-def0-1234-56789abcdef"}}, "instance"},
+      {"kvp", {{"instance", "g2345678-9abc-def0-1234-56789abcdef0"}}, "instance"},
+      {"test", {{"ring_pages_min", "1"}}, "ring_pages_min"},
+      {"test", {{"ring_pages_max", "0x100000000"}}, "ring_pages_max"},
+      {"test", {{"ring_pages_min", "8"}, {"ring_pages_max", "4"}}, "ring_pages_max"},
   };
   for (const Case& c : cases) {
     const std::string msg = usage_error(c.type, "d", opts(c.params));
@@ -124,7 +147,8 @@ TEST(DevicesRegistry, BadParametersAreUsageErrors) {
     EXPECT_NE(msg, "(no error)");
     EXPECT_NE(msg.find(c.must_mention), std::string::npos);
   }
-  EXPECT_NE(usage_error("heartbeat", "hb", opts({{"perod", "1s"}})).find("valid: period"), std::string::npos);
+  EXPECT_NE(usage_error("heartbeat", "hb", opts({{"perod", "1s"}})).find("valid: instance, period, ring_pages_max, ring_pages_min"),
+            std::string::npos);
   EXPECT_NE(usage_error("kvp", "", {}).find("instance name"), std::string::npos);
 }
 

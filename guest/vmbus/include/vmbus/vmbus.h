@@ -62,6 +62,7 @@ struct vmbus_ring {
     uint32_t size;   /* data bytes (ring pages - 1) * 4096 */
     uint32_t priv;   /* outbound: our write index; inbound: our read position */
     uint32_t batch;  /* inbound: bytes consumed since the last commit */
+    uint32_t malformed; /* inbound: packets dropped because their descriptor lied (ring.c) */
 };
 
 struct vmbus_packet {
@@ -145,7 +146,8 @@ void vmbus_set_offer_hook(void (*hook)(struct vmbus_channel *ch));
 void vmbus_poll(void);
 /* Main context: halts until a message or wake_flag != 0, at most timeout_us; then vmbus_poll(). */
 void vmbus_wait_event(volatile uint32_t *wake_flag, uint64_t timeout_us);
-/* Channel slots, for iteration: returns the i-th slot (0 if i is out of range). */
+/* Channel slots, for iteration: returns the i-th slot (0 past the last slot used so far; free
+ * slots have state VMBUS_CH_FREE). At most 256 channels, sub-channels included. */
 struct vmbus_channel *vmbus_channel_at(uint32_t i);
 /* A live (not rescinded) primary channel of the class, or 0. */
 struct vmbus_channel *vmbus_find_channel(const struct vmbus_guid *class_id);
@@ -174,7 +176,9 @@ int vmbus_send(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t
 /* Like vmbus_send, but on a full ring sets pending_send_sz and waits (main context only). */
 int vmbus_send_wait(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
                     const void *payload, uint32_t len, uint64_t timeout_us);
-/* Next inbound packet: 1 (pkt filled, payload copied), 0 (empty), or a negative error. */
+/* Next inbound packet: 1 (pkt filled, payload copied), 0 (empty), or a negative error. A packet
+ * whose descriptor lies about its length or payload offset is skipped and counted in
+ * ch->in.malformed (ring.c), never returned. */
 int vmbus_recv(struct vmbus_channel *ch, struct vmbus_packet *pkt, void *buf, uint32_t buflen);
 /* Notifies the host by the channel's mechanism (monitor bit or HvCallSignalEvent), unconditionally. */
 int vmbus_setevent(struct vmbus_channel *ch);

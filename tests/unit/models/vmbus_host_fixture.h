@@ -154,7 +154,13 @@ class VmbusHostTest : public ::testing::Test {
     post_msg(o);
   }
   void create_gpadl(uint32_t handle, uint32_t relid, uint64_t first_pfn, uint16_t pages) {
-    std::vector<uint8_t> m(sizeof(GpadlHeader) + 8 + 8 * pages);
+    ASSERT_LE(pages, kGpadlHeaderPfns);
+    post_gpadl_header(handle, relid, first_pfn, pages, pages);
+  }
+  // A GPADL_HEADER announcing one range of `pages` pages from `first_pfn` and carrying the first
+  // `carried` of their PFNs (fewer than `pages`: the GPADL waits for bodies).
+  void post_gpadl_header(uint32_t handle, uint32_t relid, uint64_t first_pfn, uint16_t pages, uint16_t carried) {
+    std::vector<uint8_t> m(sizeof(GpadlHeader) + 8 + 8 * size_t{carried});
     GpadlHeader h = msg<GpadlHeader>(MsgType::kGpadlHeader);
     h.child_relid = relid;
     h.gpadl = handle;
@@ -163,11 +169,10 @@ class VmbusHostTest : public ::testing::Test {
     std::memcpy(m.data(), &h, sizeof h);
     GpadlRangeHeader r{pages * 4096u, 0};
     std::memcpy(m.data() + sizeof h, &r, sizeof r);
-    for (uint16_t i = 0; i < pages; ++i) {
+    for (uint16_t i = 0; i < carried; ++i) {
       uint64_t pfn = first_pfn + i;
       std::memcpy(m.data() + sizeof h + 8 + 8 * i, &pfn, 8);
     }
-    ASSERT_LE(pages, kGpadlHeaderPfns);
     post(m);
   }
   // Guest side of the guest->host ring (pages 0-3 of the ring GPADL): one inband packet.

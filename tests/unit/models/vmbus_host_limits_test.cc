@@ -32,20 +32,7 @@ class VmbusHostLimitsTest : public VmbusHostTest {
   // A GPADL_HEADER for relid `relid` announcing `pages` pages but carrying only the first
   // kGpadlHeaderPfns: the GPADL stays pending, its bytes reserved.
   void pending_gpadl(uint32_t handle, uint32_t relid, uint64_t first_pfn, uint16_t pages) {
-    std::vector<uint8_t> m(sizeof(GpadlHeader) + 8 + 8 * kGpadlHeaderPfns);
-    GpadlHeader h = msg<GpadlHeader>(MsgType::kGpadlHeader);
-    h.child_relid = relid;
-    h.gpadl = handle;
-    h.range_buflen = static_cast<uint16_t>(8 + 8 * pages);
-    h.rangecount = 1;
-    std::memcpy(m.data(), &h, sizeof h);
-    GpadlRangeHeader r{pages * 4096u, 0};
-    std::memcpy(m.data() + sizeof h, &r, sizeof r);
-    for (size_t i = 0; i < kGpadlHeaderPfns; ++i) {
-      uint64_t pfn = first_pfn + i;
-      std::memcpy(m.data() + sizeof h + 8 + 8 * i, &pfn, 8);
-    }
-    post(m);
+    post_gpadl_header(handle, relid, first_pfn, pages, kGpadlHeaderPfns);
   }
 };
 

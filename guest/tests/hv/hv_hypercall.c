@@ -3,7 +3,9 @@
  * Status codes come from 3.5, check order from 3.1, input layouts from 3.6. Covers: unknown call code, alignment and page-crossing, PostMessage parameter and
  * connection errors, fast SignalEvent, rep count on a simple call, reserved control bits, rep start
  * >= rep count, NotifyLongSpinWait, SendSyntheticClusterIpi (fast and memory, to self and VP 1),
- * FlushVirtualAddressSpace/List, GetVpRegisters vs the MSRs, debug calls denied, inline
+ * FlushVirtualAddressSpace/List, GetVpRegisters vs the MSRs, SetVpRegisters read back by RDMSR
+ * (own VP and VP 1) and stopping at a failing element, GetVpRegisters and FlushVirtualAddressList
+ * with 200 reps (more than one dispatch step, 3.1), debug calls denied, inline
  * VMCALL/VMMCALL, #UD at CPL 3, and (last) #UD once the page is disabled (2.3). Run:
  *   hvsim run --guest hv_hypercall.elf --hv hv-passthrough --vcpus 2
  */
@@ -214,6 +216,123 @@ static void t_get_vp_registers(void *arg)
     }
 }
 
+/* More than 128 reps (3.1: the hypervisor may stop early, advance RCX's rep start and re-execute the
+ * call): the guest sees one call that completes every element. */
+#define LONG_REPS 200u
+
+static void t_long_rep(void *arg)
+{
+    (void)arg;
+    uint64_t *in = (uint64_t *)in_pg, *out = (uint64_t *)out_pg;
+    uint64_t vp_index, os_id;
+    hvt_rdmsr_safe(HV_MSR_VP_INDEX, &vp_index);
+    hvt_rdmsr_safe(HV_MSR_GUEST_OS_ID, &os_id);
+    in[0] = HV_PARTITION_ID_SELF;
+    in[1] = HV_VP_INDEX_SELF;
+    uint32_t *names = (uint32_t *)(in + 2);
+    for (unsigned i = 0; i < LONG_REPS; i++)
+        names[i] = i & 1 ? HV_REGISTER_GUEST_OS_ID : HV_REGISTER_VP_INDEX;
+    for (unsigned start = 0; start <= 150; start += 150) {
+        memset(out_pg, 0xDD, 4096);
+        uint64_t r = hvt_hypercall(HVCALL_GET_VP_REGISTERS | HV_CONTROL_REP_COUNT(LONG_REPS) |
+                                       HV_CONTROL_REP_START(start),
+                                   gpa(in_pg), gpa(out_pg));
+        unsigned bad = 0, untouched = 0;
+        for (unsigned i = start; i < LONG_REPS; i++)
+            bad += out[2 * i] != (i & 1 ? os_id : vp_index) || out[2 * i + 1] != 0;
+        for (unsigned i = 0; i < 2 * start; i++)
+            untouched += out[i] == 0xDDDDDDDDDDDDDDDDull;
+        CHECK(HV_RESULT_STATUS(r) == HV_STATUS_SUCCESS && HV_RESULT_REPS(r) == LONG_REPS && bad == 0 &&
+                  untouched == 2 * start,
+              "GetVpRegisters with %u reps from rep start %u: status 0x%x, %lu reps completed, %u wrong values, "
+              "elements before the start untouched (%u of %u qwords)",
+              LONG_REPS, start, HV_RESULT_STATUS(r), HV_RESULT_REPS(r), bad, untouched, 2 * start);
+    }
+    in[0] = read_cr3();
+    in[1] = HV_FLUSH_ALL_PROCESSORS;
+    in[2] = 0;
+    for (unsigned i = 0; i < LONG_REPS; i++)
+        in[3 + i] = (uint64_t)i << 12;
+    uint64_t r = hvt_hypercall(HVCALL_FLUSH_VIRTUAL_ADDRESS_LIST | HV_CONTROL_REP_COUNT(LONG_REPS), gpa(in_pg), 0);
+    CHECK(HV_RESULT_STATUS(r) == HV_STATUS_SUCCESS && HV_RESULT_REPS(r) == LONG_REPS,
+          "FlushVirtualAddressList with %u GVA entries: status 0x%x, %lu reps completed", LONG_REPS,
+          HV_RESULT_STATUS(r), HV_RESULT_REPS(r));
+}
+
+/* HvCallSetVpRegisters (3.6): one 32-byte element, name + value; returns RAX. */
+struct hv_register_assoc {
+    uint32_t name;
+    uint32_t reserved1;
+    uint64_t reserved2;
+    uint64_t value_low, value_high;
+};
+_Static_assert(sizeof(struct hv_register_assoc) == 32, "HV_REGISTER_ASSOC is 32 bytes");
+
+static uint64_t set_vp_registers(uint32_t vp_index, const struct hv_register_assoc *list, unsigned n)
+{
+    uint64_t *in = (uint64_t *)in_pg;
+    in[0] = HV_PARTITION_ID_SELF;
+    in[1] = vp_index;
+    memcpy(in + 2, list, n * sizeof *list);
+    return hvt_hypercall(HVCALL_SET_VP_REGISTERS | HV_CONTROL_REP_COUNT(n), gpa(in_pg), 0);
+}
+
+static volatile uint64_t remote_sint3;
+static void read_sint3(void *arg)
+{
+    (void)arg;
+    remote_sint3 = hvt_rdmsr_or(HV_MSR_SINT(3), ~0ull);
+}
+
+#define OS_ID_BY_HYPERCALL ((uint64_t)0x8100000000000042)
+
+static void t_set_vp_registers(void *arg)
+{
+    (void)arg;
+    struct hv_register_assoc one = {.name = HV_REGISTER_GUEST_OS_ID, .value_low = OS_ID_BY_HYPERCALL};
+    uint64_t r = set_vp_registers(HV_VP_INDEX_SELF, &one, 1);
+    uint64_t msr = hvt_rdmsr_or(HV_MSR_GUEST_OS_ID, 0);
+    CHECK(HV_RESULT_STATUS(r) == HV_STATUS_SUCCESS && HV_RESULT_REPS(r) == 1 && msr == OS_ID_BY_HYPERCALL,
+          "SetVpRegisters(self, HvRegisterGuestOsId = 0x%lx): status 0x%x, reps %lu, RDMSR GUEST_OS_ID reads 0x%lx",
+          OS_ID_BY_HYPERCALL, HV_RESULT_STATUS(r), HV_RESULT_REPS(r), msr);
+    hvt_wrmsr_safe(HV_MSR_GUEST_OS_ID, HVT_GUEST_OS_ID);
+
+    if (hvsim_boot->vcpu_count >= 2) {
+        uint64_t own = hvt_rdmsr_or(HV_MSR_SINT(3), ~0ull);
+        one = (struct hv_register_assoc){.name = HV_REGISTER_SINT0 + 3, .value_low = HV_SINT_MASKED | 0x53};
+        r = set_vp_registers(1, &one, 1);
+        remote_sint3 = 0;
+        int ran = hvt_on_vp(1, read_sint3, 0, 100000);
+        CHECK(HV_RESULT_STATUS(r) == HV_STATUS_SUCCESS && ran && remote_sint3 == (HV_SINT_MASKED | 0x53) &&
+                  hvt_rdmsr_or(HV_MSR_SINT(3), ~0ull) == own,
+              "SetVpRegisters(VP 1, HvRegisterSint3 = 0x10053): status 0x%x, VP 1 reads SINT3 0x%lx, VP 0's stays 0x%lx",
+              HV_RESULT_STATUS(r), remote_sint3, hvt_rdmsr_or(HV_MSR_SINT(3), ~0ull));
+    }
+
+    /* An element whose MSR write would #GP (unmasked vector 5 < 16, 2.6) stops the list there. */
+    struct hv_register_assoc list[3] = {
+        {.name = HV_REGISTER_SINT0 + 4, .value_low = HV_SINT_MASKED | 0x54},
+        {.name = HV_REGISTER_SINT0 + 5, .value_low = 0x05},
+        {.name = HV_REGISTER_SINT0 + 6, .value_low = HV_SINT_MASKED | 0x56},
+    };
+    r = set_vp_registers(HV_VP_INDEX_SELF, list, 3);
+    uint64_t s4 = hvt_rdmsr_or(HV_MSR_SINT(4), ~0ull), s5 = hvt_rdmsr_or(HV_MSR_SINT(5), ~0ull),
+             s6 = hvt_rdmsr_or(HV_MSR_SINT(6), ~0ull);
+    CHECK(HV_RESULT_STATUS(r) == HV_STATUS_INVALID_PARAMETER && HV_RESULT_REPS(r) == 1 &&
+              s4 == (HV_SINT_MASKED | 0x54) && s5 == HV_SINT_RESET_VALUE && s6 == HV_SINT_RESET_VALUE,
+          "SetVpRegisters [Sint4 ok, Sint5 = vector 5 unmasked, Sint6]: status 0x%x (want 0x5), reps %lu (want 1), "
+          "SINT4 0x%lx set, SINT5 0x%lx and SINT6 0x%lx unchanged",
+          HV_RESULT_STATUS(r), HV_RESULT_REPS(r), s4, s5, s6);
+    list[0] = (struct hv_register_assoc){.name = HV_REGISTER_UNKNOWN, .value_low = 1};
+    list[1] = (struct hv_register_assoc){.name = HV_REGISTER_SINT0 + 6, .value_low = HV_SINT_MASKED | 0x56};
+    r = set_vp_registers(HV_VP_INDEX_SELF, list, 2);
+    s6 = hvt_rdmsr_or(HV_MSR_SINT(6), ~0ull);
+    CHECK(HV_RESULT_STATUS(r) == HV_STATUS_INVALID_PARAMETER && HV_RESULT_REPS(r) == 0 && s6 == HV_SINT_RESET_VALUE,
+          "SetVpRegisters [unknown name 0x%x, Sint6]: status 0x%x (want 0x5), reps %lu (want 0), SINT6 0x%lx unchanged",
+          HV_REGISTER_UNKNOWN, HV_RESULT_STATUS(r), HV_RESULT_REPS(r), s6);
+    hvt_wrmsr_safe(HV_MSR_SINT(4), HV_SINT_RESET_VALUE);
+}
+
 static void t_debug_calls(void *arg)
 {
     (void)arg;
@@ -312,6 +431,8 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     hvt_run("SendSyntheticClusterIpi", t_ipi, 0);
     hvt_run("flush", t_flush, 0);
     hvt_run("GetVpRegisters", t_get_vp_registers, 0);
+    hvt_run("SetVpRegisters", t_set_vp_registers, 0);
+    hvt_run("more than 128 reps", t_long_rep, 0);
     hvt_run("debug hypercalls", t_debug_calls, 0);
     hvt_run("inline hypercalls", t_inline, 0);
     hvt_run("CPL 3", t_cpl3, 0);

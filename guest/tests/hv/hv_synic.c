@@ -7,7 +7,11 @@
  * are checked. SINT 0 cannot be a timer target (a message-mode timer with SINTx = 0 stays
  * disabled, 2.7), which is checked instead. Busy slot: a second timer message to an occupied slot
  * sets msg_pending and is delivered after the slot is emptied and EOM written. Masked SINT: the
- * message lands in the slot with no interrupt; after unmasking, a new message interrupts. Run:
+ * message lands in the slot with no interrupt; after unmasking, a new message interrupts. AutoEOI:
+ * with a handler that never writes EOI, an AutoEOI SINT interrupts twice and a lower-priority
+ * self-IPI still arrives (its vector never entered the APIC ISR); an ordinary SINT's vector stays in
+ * service and holds back a second message interrupt, a same-class and a lower-class self-IPI until
+ * the EOI. Run:
  *   hvsim run --guest hv_synic.elf --hv hv-passthrough --vcpus 2
  */
 #include "hv_test.h"
@@ -203,6 +207,90 @@ static void masked_sint(void *arg)
     stop_timer(0);
 }
 
+/* ---- AutoEOI (2.6 b17) ---- */
+#define X2_ISR(v) (0x810u + ((v) >> 5)) /* x2APIC in-service register holding vector v */
+#define X2_SELF_IPI 0x83Fu
+#define LOW_VEC 0x30u /* priority class 3: below every SINT vector (class 4) */
+
+static volatile int skip_eoi;            /* the no-EOI handler leaves the APIC alone while set */
+static volatile int isr_in_handler[256]; /* ISR bit of the vector, read inside its handler */
+
+static int in_service(uint32_t v) { return (int)((hvt_rdmsr_or(X2_ISR(v), 0) >> (v & 31)) & 1); }
+
+/* Counts the interrupt like the shared handler, but writes no EOI while skip_eoi is set. */
+static void on_irq_no_eoi(struct trap_frame *tf)
+{
+    uint32_t v = (uint32_t)tf->vector & 0xFF;
+    isr_in_handler[v] = in_service(v);
+    hvt_irq[this_vp()].count[v]++;
+    if (!skip_eoi)
+        hvt_apic_eoi();
+}
+
+static void auto_eoi(void *arg)
+{
+    (void)arg;
+    const unsigned a = 10, b = 11; /* a: AutoEOI SINT, b: ordinary SINT; both handlers omit EOI */
+    const uint32_t va = SINT_VEC(a), vb = SINT_VEC(b), vsame = SINT_VEC(12);
+    uint32_t vp = this_vp();
+    struct hv_message *ma = &sv[vp].msg[a], *mb = &sv[vp].msg[b];
+    volatile uint32_t *cnt = hvt_irq[vp].count;
+    idt_set_handler((uint8_t)va, on_irq_no_eoi);
+    idt_set_handler((uint8_t)vb, on_irq_no_eoi);
+    skip_eoi = 1;
+
+    uint32_t f = hvt_wrmsr_safe(HV_MSR_SINT(a), va | HV_SINT_AUTO_EOI);
+    for (unsigned k = 1; k <= 2; k++) {
+        uint32_t before = cnt[va];
+        isr_in_handler[va] = -1;
+        uint64_t exp = hvt_ref_now() + DELTA;
+        f |= arm_oneshot(0, a, exp);
+        int got = HVT_WAIT(cnt[va] != before, WAIT_US);
+        CHECK(!f && got && cnt[va] == before + 1 && timer_msg_ok(ma, 0, exp, 0, hvt_ref_now()) &&
+                  isr_in_handler[va] == 0 && !in_service(va),
+              "vp%u AutoEOI sint%u: message %u interrupts on 0x%x with no EOI written, ISR bit clear in the "
+              "handler (%d) and after (%d) (" MSG_FMT ", faults 0x%x)",
+              vp, a, k, va, isr_in_handler[va], in_service(va), MSG_ARGS(ma), f);
+        hvt_msg_consume(ma);
+        stop_timer(0);
+    }
+    uint32_t low = cnt[LOW_VEC];
+    f = hvt_wrmsr_safe(X2_SELF_IPI, LOW_VEC);
+    int got = HVT_WAIT(cnt[LOW_VEC] != low, WAIT_US);
+    CHECK(!f && got, "vp%u AutoEOI sint%u: a lower-priority self-IPI 0x%x is not blocked (fault 0x%x)", vp, a, LOW_VEC,
+          f);
+
+    /* The same without AutoEOI: the vector stays in service and blocks its class and below. */
+    uint32_t before = cnt[vb];
+    isr_in_handler[vb] = -1;
+    uint64_t exp = hvt_ref_now() + DELTA;
+    f = arm_oneshot(0, b, exp);
+    got = HVT_WAIT(cnt[vb] != before, WAIT_US);
+    CHECK(!f && got && isr_in_handler[vb] == 1 && in_service(vb),
+          "vp%u plain sint%u: interrupt on 0x%x without EOI leaves its ISR bit set (handler %d, after %d, faults 0x%x)",
+          vp, b, vb, isr_in_handler[vb], in_service(vb), f);
+    hvt_msg_consume(mb);
+    stop_timer(0);
+    uint32_t same = cnt[vsame];
+    low = cnt[LOW_VEC];
+    exp = hvt_ref_now() + DELTA;
+    f = arm_oneshot(0, b, exp) | hvt_wrmsr_safe(X2_SELF_IPI, vsame) | hvt_wrmsr_safe(X2_SELF_IPI, LOW_VEC);
+    hvt_wait_ref(exp + 1000, 2000);
+    CHECK(!f && cnt[vb] == before + 1 && cnt[vsame] == same && cnt[LOW_VEC] == low && mb->type == HVMSG_TIMER_EXPIRED,
+          "vp%u plain sint%u in service: a second message on it (slot type 0x%x) and self-IPIs 0x%x (same class) and "
+          "0x%x (lower) are held back (irqs %u, %u, %u, faults 0x%x)",
+          vp, b, mb->type, vsame, LOW_VEC, cnt[vb] - before - 1, cnt[vsame] - same, cnt[LOW_VEC] - low, f);
+    skip_eoi = 0;
+    f = hvt_wrmsr_safe(MSR_X2APIC_EOI, 0);
+    got = HVT_WAIT(cnt[vb] == before + 2 && cnt[vsame] == same + 1 && cnt[LOW_VEC] == low + 1, WAIT_US);
+    CHECK(!f && got, "vp%u plain sint%u: after the EOI all three held-back interrupts arrive (fault 0x%x)", vp, b, f);
+    hvt_msg_consume(mb);
+    stop_timer(0);
+    for (unsigned i = 0; i < 4 && (in_service(va) || in_service(vb)); i++) /* leave nothing in service */
+        hvt_apic_eoi();
+    hvt_wrmsr_safe(HV_MSR_SINT(a), va);
+}
+
 int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
 {
     hvt_init("hv_synic", vp);
@@ -228,5 +316,6 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     if (nvps > 1)
         CHECK(hvt_on_vp(1, busy_slot, 0, 100000), "vp1 busy-slot test ran");
     hvt_run("masked sint vp0", masked_sint, 0);
+    hvt_run("AutoEOI vp0", auto_eoi, 0);
     return hvt_finish();
 }

@@ -15,7 +15,6 @@
 namespace hvsim {
 namespace {
 
-
 int uc_reg_of(Reg r) {
   static constexpr int kMap[] = {
       UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI, UC_X86_REG_RDI,

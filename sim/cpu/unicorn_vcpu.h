@@ -14,9 +14,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
-#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -111,7 +111,10 @@ class UnicornVcpu final : public VcpuContext {
   // (unless an interrupt taken at the stop returns to it: that is a new arrival, and hits again).
   // Hooks change only while the engine is stopped: a change made from an exit handler ends the
   // current instruction's run and is applied before the engine starts again.
-  struct GpaRange { uint64_t gpa = 0, size = 0; };
+  struct GpaRange {
+    uint64_t gpa = 0, size = 0;
+    bool operator==(const GpaRange&) const = default;
+  };
   void set_exec_watch(uint32_t id, std::optional<uint64_t> rip);
   void set_read_watch(uint32_t id, std::vector<GpaRange> ranges);
   const WatchHit& watch_hit() const { return watch_hit_; }

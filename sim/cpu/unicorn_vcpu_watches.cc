@@ -26,12 +26,8 @@ void UnicornVcpu::set_exec_watch(uint32_t id, std::optional<uint64_t> rip) {
 }
 
 void UnicornVcpu::set_read_watch(uint32_t id, std::vector<GpaRange> ranges) {
-  auto same = [](const std::vector<GpaRange>& a, const std::vector<GpaRange>& b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                      [](const GpaRange& x, const GpaRange& y) { return x.gpa == y.gpa && x.size == y.size; });
-  };
   auto it = read_watches_.find(id);
-  if (ranges.empty() ? it == read_watches_.end() : (it != read_watches_.end() && same(it->second, ranges))) return;
+  if (ranges.empty() ? it == read_watches_.end() : (it != read_watches_.end() && it->second == ranges)) return;
   if (ranges.empty()) read_watches_.erase(it);
   else read_watches_[id] = std::move(ranges);
   watches_changed();

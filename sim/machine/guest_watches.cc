@@ -1,8 +1,6 @@
 // Guest watches (contract in guest_watches.h).
 #include "sim/machine/guest_watches.h"
 
-#include <algorithm>
-
 namespace hvsim {
 
 std::vector<UnicornVcpu*> GuestWatches::targets(int vp) const {
@@ -11,28 +9,24 @@ std::vector<UnicornVcpu*> GuestWatches::targets(int vp) const {
 }
 
 GuestWatches::Id GuestWatches::watch_exec(uint64_t rip, int vp, std::string what, OnHit on_hit) {
-  Id id = static_cast<Id>(watches_.size());
+  Id id = next_id_++;
   watches_.emplace(id, Watch{vp, std::move(what), std::move(on_hit), nullptr, {}});
   for (UnicornVcpu* cpu : targets(vp)) cpu->set_exec_watch(id, rip);
   return id;
 }
 
 GuestWatches::Id GuestWatches::watch_read(Where where, int vp, std::string what, OnHit on_hit) {
-  Id id = static_cast<Id>(watches_.size());
+  Id id = next_id_++;
   watches_.emplace(id, Watch{vp, std::move(what), std::move(on_hit), std::move(where), {}});
   refresh();
   return id;
 }
 
 void GuestWatches::refresh() {
-  auto same = [](const Ranges& a, const Ranges& b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                      [](const auto& x, const auto& y) { return x.gpa == y.gpa && x.size == y.size; });
-  };
   for (auto& [id, w] : watches_) {
     if (!w.where) continue;
     Ranges now = w.where();
-    if (same(now, w.armed)) continue;
+    if (now == w.armed) continue;
     w.armed = now;
     for (UnicornVcpu* cpu : targets(w.vp)) cpu->set_read_watch(id, now);
   }

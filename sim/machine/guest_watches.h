@@ -53,6 +53,7 @@ class GuestWatches {
   std::vector<UnicornVcpu*> cpus_;
   Tracer& tracer_;
   std::map<Id, Watch> watches_;
+  Id next_id_ = 0;  // ids are never reused: a removed watch's id may still be in a WatchHit
 };
 
 }  // namespace hvsim

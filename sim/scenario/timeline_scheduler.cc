@@ -28,9 +28,7 @@ TimelineScheduler::TimelineScheduler(const Scenario& s, Machine& m, Perform perf
     } else if (const auto* on = std::get_if<TraceTrigger>(&e.when.trigger)) {
       watched_[static_cast<size_t>(on->select.point)] = true;
     } else if (const auto* insns = std::get_if<InsnTrigger>(&e.when.trigger)) {
-      if (insns->vp >= m.vcpu_count())
-        throw UsageError(s.file + ": " + e.pointer + "/after_insns/vp: the machine has " + std::to_string(m.vcpu_count()) +
-                         " vCPU(s); vp " + std::to_string(insns->vp) + " does not exist");
+      require_vp(i, "/after_insns/vp", insns->vp);
       ++pending_polls_;
       m_.events().schedule(m_.events().now() + kInsnPollStep, EventPriority::kScenario, [this, i] { poll(i); });
     } else if (const auto* reach = std::get_if<ReachTrigger>(&e.when.trigger)) {
@@ -41,6 +39,12 @@ TimelineScheduler::TimelineScheduler(const Scenario& s, Machine& m, Perform perf
       dependents_[std::get<AfterTrigger>(e.when.trigger).entry].push_back(i);
     }
   }
+}
+
+void TimelineScheduler::require_vp(size_t i, const std::string& key, unsigned vp) const {
+  if (vp < m_.vcpu_count()) return;
+  throw UsageError(s_.file + ": " + s_.timeline[i].pointer + key + ": the machine has " + std::to_string(m_.vcpu_count()) +
+                   " vCPU(s); vp " + std::to_string(vp) + " does not exist");
 }
 
 void TimelineScheduler::arm_reach(size_t i, const ReachTrigger& t) {
@@ -58,8 +62,7 @@ void TimelineScheduler::arm_reach(size_t i, const ReachTrigger& t) {
   } else if (!m_.in_image(rip)) {
     fail("address", reach_target(t) + " is not inside the guest image's PT_LOAD segments ('" + m_.params().guest + "')");
   }
-  if (t.vp && *t.vp >= m_.vcpu_count())
-    fail("vp", "the machine has " + std::to_string(m_.vcpu_count()) + " vCPU(s); vp " + std::to_string(*t.vp) + " does not exist");
+  if (t.vp) require_vp(i, "/reaches/vp", *t.vp);
   m_.watches().watch_exec(rip, t.vp ? static_cast<int>(*t.vp) : kNoVp, reach_target(t),
                           [this, i, nth = t.nth](int, VirtualTime at) { return on_hit(i, at, nth); });
 }
@@ -73,9 +76,7 @@ void TimelineScheduler::arm_read(size_t i, const ReadTrigger& t) {
   if (const auto* slot = std::get_if<SynicSlotTarget>(&t.target)) {
     if (!m_.hv().enabled() || !m_.hv().partition().params().hv.synic)
       fail("synic_slot", "needs the SynIC (machine.hv '" + m_.params().hv + "' lacks hv-synic)");
-    if (slot->vp >= m_.vcpu_count())
-      fail("synic_slot/vp", "the machine has " + std::to_string(m_.vcpu_count()) + " vCPU(s); vp " + std::to_string(slot->vp) +
-                                " does not exist");
+    require_vp(i, "/reads/synic_slot/vp", slot->vp);
     auto where = [this, i, vp = slot->vp, sint = slot->sint]() -> GuestWatches::Ranges {
       uint64_t simp = m_.hv().partition().synic(vp).simp();
       if (!(simp & hv::kHvSynicPageEnable)) return {};
@@ -89,8 +90,7 @@ void TimelineScheduler::arm_read(size_t i, const ReadTrigger& t) {
   vmbus::VmbusHost* host = m_.vmbus();
   if (!host) fail("ring", "needs the VMBus host, and this machine has none");
   if (!host->device(ring.device)) fail("ring", "the VMBus host has no device named \"" + ring.device + "\"");
-  if (t.vp && *t.vp >= m_.vcpu_count())
-    fail("vp", "the machine has " + std::to_string(m_.vcpu_count()) + " vCPU(s); vp " + std::to_string(*t.vp) + " does not exist");
+  if (t.vp) require_vp(i, "/reads/vp", *t.vp);
   auto where = [this, i, host, device = ring.device, part = ring.part]() -> GuestWatches::Ranges {
     const vmbus::Channel* c = host->channel_of(device);
     const vmbus::Channel::OpenState* open = c ? c->open_state() : nullptr;

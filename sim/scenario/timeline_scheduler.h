@@ -73,6 +73,8 @@ class TimelineScheduler {
   void fire(size_t i, VirtualTime t);  // schedules the first run of entry i at t (or now, if later)
   void run(size_t i);
   void poll(size_t i);
+  // Throws UsageError at entry i's `key` (a JSON pointer suffix) unless the machine has vCPU `vp`.
+  void require_vp(size_t i, const std::string& key, unsigned vp) const;
   void arm_reach(size_t i, const ReachTrigger& t);
   void arm_read(size_t i, const ReadTrigger& t);
   bool on_hit(size_t i, VirtualTime t, uint64_t nth);  // false: entry i fired, drop its watch

@@ -45,13 +45,19 @@ static uint32_t distance(const struct vmbus_ring *r, uint32_t from, uint32_t to)
     return to >= from ? to - from : r->size - from + to;
 }
 
+/* The position `n` (<= size) bytes after `pos`, around the ring. */
+static uint32_t advance(const struct vmbus_ring *r, uint32_t pos, uint32_t n)
+{
+    pos += n;
+    return pos >= r->size ? pos - r->size : pos;
+}
+
 static uint32_t copy_in(struct vmbus_ring *r, uint32_t pos, const void *src, uint32_t n)
 {
     uint32_t first = r->size - pos < n ? r->size - pos : n;
     memcpy(r->data + pos, src, first);
     memcpy(r->data, (const uint8_t *)src + first, n - first);
-    pos += n;
-    return pos >= r->size ? pos - r->size : pos;
+    return advance(r, pos, n);
 }
 
 static void copy_out(const struct vmbus_ring *r, uint32_t pos, void *dst, uint32_t n)
@@ -119,12 +125,17 @@ int vmbus_ring_has_data(const struct vmbus_ring *r)
     return w != r->priv;
 }
 
-/* Drops `n` bytes of a malformed packet (consumed, so they are freed at the next commit). */
+/* Moves the private read position past `n` bytes (freed for the host at the next commit). */
+static void consume(struct vmbus_ring *r, uint32_t n)
+{
+    r->priv = advance(r, r->priv, n);
+    r->batch += n;
+}
+
+/* Drops `n` bytes of a malformed packet. */
 static void drop_malformed(struct vmbus_ring *r, uint32_t n)
 {
-    uint32_t pos = r->priv + n;
-    r->priv = pos >= r->size ? pos - r->size : pos;
-    r->batch += n;
+    consume(r, n);
     r->malformed++;
 }
 
@@ -155,19 +166,16 @@ int vmbus_ring_read(struct vmbus_ring *r, struct vmbus_packet *pkt, void *buf, u
             continue;
         }
         uint32_t payload = packet - offset;
-        uint32_t pos = r->priv + offset;
         int result = 1;
         if (payload > buflen)
             result = VMBUS_EMSGSIZE;
         else
-            copy_out(r, pos >= r->size ? pos - r->size : pos, buf, payload);
+            copy_out(r, advance(r, r->priv, offset), buf, payload);
         pkt->type = d.type;
         pkt->flags = d.flags;
         pkt->trans_id = d.trans_id;
         pkt->len = result == 1 ? payload : 0;
-        pos = r->priv + packet + VMBUS_PACKET_TRAILER;
-        r->priv = pos >= r->size ? pos - r->size : pos;
-        r->batch += packet + VMBUS_PACKET_TRAILER;
+        consume(r, packet + VMBUS_PACKET_TRAILER);
         return result;
     }
 }

@@ -15,6 +15,14 @@ bool is_stimer(uint32_t msr) { return msr >= HV_X64_MSR_STIMER0_CONFIG && msr <=
 bool is_crash_param(uint32_t msr) { return msr >= HV_X64_MSR_CRASH_P0 && msr <= HV_X64_MSR_CRASH_P4; }
 bool is_apic_access(uint32_t msr) { return msr >= HV_X64_MSR_EOI && msr <= HV_X64_MSR_TPR; }
 
+// Shows a SIM/SIEF page at its GPA; true if shown. A GPA outside RAM is no #GP (TLFS: the page is
+// just inaccessible) and shows the page nowhere: the overlay also leaves its previous GPA.
+bool place_synic_page(HvPlatform& platform, OverlayKind kind, VpIndex vp, const OverlayPage& page) {
+  if (page.enabled && platform.place_overlay(kind, vp, page.gpa)) return true;
+  platform.place_overlay(kind, vp, std::nullopt);
+  return false;
+}
+
 }  // namespace
 
 // Every MSR this model implements; the range it owns is 0x40000000-0x400001FF.
@@ -109,16 +117,14 @@ std::optional<bool> HvPartition::msr_write(VpIndex vp, uint32_t msr, uint64_t va
         break;
       case HV_X64_MSR_SCONTROL: done = v.synic->set_scontrol(value, now); break;
       case HV_X64_MSR_SIEFP: {
-        OverlayPage page = v.synic->set_siefp(value);
-        bool shown = platform_.place_overlay(OverlayKind::kSiefp, vp, page.enabled ? std::optional(page.gpa) : std::nullopt);
-        v.synic->attach_event_page(page.enabled && shown ? platform_.overlay_page(OverlayKind::kSiefp, vp) : nullptr);
+        bool shown = place_synic_page(platform_, OverlayKind::kSiefp, vp, v.synic->set_siefp(value));
+        v.synic->attach_event_page(shown ? platform_.overlay_page(OverlayKind::kSiefp, vp) : nullptr);
         done = true;
         break;
       }
       case HV_X64_MSR_SIMP: {
-        OverlayPage page = v.synic->set_simp(value);
-        bool shown = platform_.place_overlay(OverlayKind::kSimp, vp, page.enabled ? std::optional(page.gpa) : std::nullopt);
-        v.synic->attach_message_page(page.enabled && shown ? platform_.overlay_page(OverlayKind::kSimp, vp) : nullptr, now);
+        bool shown = place_synic_page(platform_, OverlayKind::kSimp, vp, v.synic->set_simp(value));
+        v.synic->attach_message_page(shown ? platform_.overlay_page(OverlayKind::kSimp, vp) : nullptr, now);
         done = true;
         break;
       }

@@ -1,6 +1,7 @@
 /* hv_msrs.elf - every synthetic MSR family (PROTOCOL section 2): reset values, read-only and
  * write-only rules, the hypercall-page MSR rules (2.3), overlay pages enabled at a GPA outside the
- * address space (#GP), reserved bits, unknown MSRs, crash MSRs.
+ * address space (#GP), reserved bits, unknown MSRs, crash MSRs. The hypercall page is the stub
+ * followed by INT3 (0xCC) to the end of the page (3.7).
  * VP 1 (if present) reports its own VP_INDEX and checks GUEST_OS_ID is partition-wide. Run:
  *   hvsim run --guest hv_msrs.elf --hv hv-passthrough --vcpus 2
  */
@@ -127,6 +128,12 @@ static void t_hypercall_msr(void *arg)
           gpa | HV_HYPERCALL_ENABLE, f, g);
     CHECK(page_has_stub(page), "hypercall page at 0x%lx starts with VMCALL/VMMCALL; RET (%02x %02x %02x %02x)", gpa,
           page[0], page[1], page[2], page[3]);
+    unsigned not_int3 = 0, first = 0;
+    for (unsigned i = 4; i < 4096; i++)
+        if (page[i] != 0xCC && !not_int3++)
+            first = i;
+    CHECK(not_int3 == 0, "hypercall page bytes 4..4095 after the stub are all 0xCC (INT3) (%u differ, first at %u)",
+          not_int3, first);
 
     f = hvt_wrmsr_safe(HV_MSR_GUEST_OS_ID, 0);
     g = hvt_rdmsr_safe(HV_MSR_HYPERCALL, &v);

@@ -5,7 +5,9 @@
  * is back, byte for byte). Partition-wide overlays (hypercall, reference TSC) are seen by VP 1
  * too; a per-VP overlay (VP 1's SIMP) is seen only by VP 1. The hypercall page is read/execute
  * only (2.3: a guest write raises #GP at the storing instruction and changes nothing); the
- * reference TSC page has no such rule and takes guest writes. Run:
+ * reference TSC page has no such rule and takes guest writes. SIMP and SIEFP enabled at a GPA
+ * outside RAM are accepted without #GP and show nothing; a timer message held meanwhile arrives
+ * once SIMP is back in RAM. Run:
  *   hvsim run --guest hv_overlay.elf --hv hv-passthrough --vcpus 2
  */
 #include "hv_test.h"
@@ -184,6 +186,67 @@ static void t_synic_overlay(void *arg)
     CHECK(mb == 0, "disabling SIEFP restores the RAM pattern unchanged (%u qwords differ)", mb);
 }
 
+/* SIMP / SIEFP enabled at a GPA beyond RAM (2^45): accepted without #GP and stored, the page they
+ * left shows its RAM again, and nothing is shown anywhere (4.1 rules allow no #GP here; the TLFS
+ * only makes the page inaccessible). A timer expiry for a SINT while the message page is
+ * inaccessible is not delivered (no message can be written, so no interrupt) and stays pending:
+ * moving SIMP back into RAM delivers it (2.7: an undeliverable timer message stays pending). */
+#define FAR_GPA ((uint64_t)1 << 45)
+#define OUTSIDE_SINT 2u
+#define OUTSIDE_VECTOR 0x58u
+
+static void t_synic_outside_ram(void *arg)
+{
+    (void)arg;
+    uint64_t v = 0;
+    hvt_wrmsr_safe(HV_MSR_SCONTROL, HV_SCONTROL_ENABLE);
+    fill(pg_a);
+    fill(pg_b);
+    hvt_wrmsr_safe(HV_MSR_SIMP, gpa_of(pg_a) | HV_PAGE_ENABLE);
+    hvt_wrmsr_safe(HV_MSR_SIEFP, gpa_of(pg_b) | HV_PAGE_ENABLE);
+    uint32_t f = hvt_wrmsr_safe(HV_MSR_SIMP, FAR_GPA | HV_PAGE_ENABLE);
+    uint32_t g = hvt_rdmsr_safe(HV_MSR_SIMP, &v);
+    CHECK(f == 0 && g == 0 && v == (FAR_GPA | HV_PAGE_ENABLE),
+          "SIMP enabled at GPA 0x%lx outside RAM: no #GP, reads back 0x%lx (faults 0x%x/0x%x)", FAR_GPA, v, f, g);
+    unsigned m = mismatches(pg_a);
+    CHECK(m == 0, "SIMP moved outside RAM: its old page shows the RAM pattern again (%u qwords differ)", m);
+    f = hvt_wrmsr_safe(HV_MSR_SIEFP, FAR_GPA | HV_PAGE_ENABLE);
+    g = hvt_rdmsr_safe(HV_MSR_SIEFP, &v);
+    CHECK(f == 0 && g == 0 && v == (FAR_GPA | HV_PAGE_ENABLE),
+          "SIEFP enabled at GPA 0x%lx outside RAM: no #GP, reads back 0x%lx (faults 0x%x/0x%x)", FAR_GPA, v, f, g);
+    m = mismatches(pg_b);
+    CHECK(m == 0, "SIEFP moved outside RAM: its old page shows the RAM pattern again (%u qwords differ)", m);
+
+    /* A STIMER0 expiry (COUNT in the past) for SINT2 while SIMP is outside RAM. */
+    volatile uint32_t *cnt = &hvt_irq[0].count[OUTSIDE_VECTOR];
+    uint32_t before = *cnt;
+    f = hvt_wrmsr_safe(HV_MSR_SINT(OUTSIDE_SINT), OUTSIDE_VECTOR);
+    f |= hvt_wrmsr_safe(HV_MSR_STIMER_CONFIG(0), HV_STIMER_ENABLE | HV_STIMER_SINT(OUTSIDE_SINT));
+    f |= hvt_wrmsr_safe(HV_MSR_STIMER_COUNT(0), 1);
+    int got = HVT_WAIT(*cnt != before, 500);
+    uint64_t config = hvt_rdmsr_or(HV_MSR_STIMER_CONFIG(0), 0);
+    CHECK(f == 0 && !got, "SIMP outside RAM: a due STIMER0 message for sint%u raises no interrupt (count %u -> %u, faults 0x%x)",
+          OUTSIDE_SINT, before, *cnt, f);
+    CHECK(config & HV_STIMER_ENABLE, "SIMP outside RAM: the undelivered one-shot keeps Enable (CONFIG 0x%lx)", config);
+    m = mismatches(pg_a);
+    CHECK(m == 0, "SIMP outside RAM: nothing was written to the page SIMP left (%u qwords differ)", m);
+
+    f = hvt_wrmsr_safe(HV_MSR_SIMP, gpa_of(pg_a) | HV_PAGE_ENABLE);
+    got = HVT_WAIT(*cnt != before, 1000);
+    volatile struct hv_message *slot = (volatile struct hv_message *)pg_a + OUTSIDE_SINT;
+    uint32_t type = slot->type;
+    CHECK(f == 0 && got && *cnt == before + 1 && type == HVMSG_TIMER_EXPIRED,
+          "SIMP moved back into RAM: the held timer message (type 0x%x) arrives with one interrupt (count %u -> %u)", type,
+          before, *cnt);
+    hvt_msg_consume((struct hv_message *)slot);
+    hvt_wrmsr_safe(HV_MSR_STIMER_CONFIG(0), 0);
+    hvt_wrmsr_safe(HV_MSR_SINT(OUTSIDE_SINT), HV_SINT_RESET_VALUE);
+    hvt_wrmsr_safe(HV_MSR_SIMP, 0);
+    hvt_wrmsr_safe(HV_MSR_SIEFP, 0);
+    m = mismatches(pg_a) + mismatches(pg_b);
+    CHECK(m == 0, "SIMP/SIEFP disabled after the outside-RAM round trip: both RAM patterns unchanged (%u qwords differ)", m);
+}
+
 static void remote_simp_on(void *arg)
 {
     volatile uint64_t *p = arg;
@@ -231,5 +294,6 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     hvt_run("reference TSC overlay", t_ref_tsc_overlay, 0);
     hvt_run("SIMP/SIEFP overlay", t_synic_overlay, 0);
     hvt_run("per-VP overlay", t_per_vp_overlay, 0);
+    hvt_run("SIMP/SIEFP outside RAM", t_synic_outside_ram, 0);
     return hvt_finish();
 }

@@ -6,7 +6,8 @@
  * one SINT come through in order via EOM, periodic (expirations one period apart, stays enabled,
  * COUNT = 0 stops it), AutoEnable (non-zero COUNT sets Enable; without it nothing fires), Lazy
  * still fires while the VP runs, COUNT = 0 cancels. Direct mode (3D b19, vector 0x70): the vector
- * arrives with no message, one-shot and periodic. Reserved CONFIG bits #GP. Run:
+ * arrives with no message, one-shot and periodic. Reserved CONFIG bits #GP. A polling SINT (SINT 4,
+ * b18) gets the message without an interrupt. Run:
  *   hvsim run --guest hv_stimer.elf --hv hv-passthrough
  */
 #include "hv_test.h"
@@ -15,6 +16,9 @@
 #define VEC_A 0x52u
 #define SINT_B 3u
 #define VEC_B 0x53u
+#define SINT_POLL 4u
+#define VEC_POLL 0x54u
+#define HV_SINT_POLLING ((uint64_t)1 << 18) /* 2.6 */
 #define DIRECT_VEC 0x70u
 #define DELTA 300u /* 30 us */
 #define WAIT_US 3000u
@@ -116,6 +120,30 @@ static void t_oneshot(void *arg)
           "COUNT in the past fires immediately (%lu x 100ns after arming, " MSG_FMT ")", lat, MSG_ARGS(m));
     hvt_msg_consume(m);
     stop(0);
+}
+
+/* Polling SINT (2.6 b18: enabled for delivery, no interrupt): the timer message lands in the
+ * slot and no interrupt arrives. The guest sets b18 although 3D b17 (polling available) is not
+ * advertised; hvsim accepts it. */
+static void t_polling_sint(void *arg)
+{
+    (void)arg;
+    struct hv_message *m = &msgs[SINT_POLL];
+    uint32_t before = cnt[VEC_POLL];
+    uint64_t sint = VEC_POLL | HV_SINT_POLLING, v = 0;
+    uint32_t f = hvt_wrmsr_safe(HV_MSR_SINT(SINT_POLL), sint);
+    uint32_t g = hvt_rdmsr_safe(HV_MSR_SINT(SINT_POLL), &v);
+    CHECK(!f && !g && v == sint, "SINT4 polling mode (b18) accepted and read back 0x%lx (faults 0x%x/0x%x)", v, f, g);
+    uint64_t exp = hvt_ref_now() + DELTA;
+    f = arm(0, HV_STIMER_ENABLE | HV_STIMER_SINT(SINT_POLL), exp);
+    int landed = HVT_WAIT(m->type != HVMSG_NONE, WAIT_US);
+    hvt_delay_us(100);
+    CHECK(!f && landed && msg_ok(m, 0, exp), "polling sint4: the timer message lands in the slot (" MSG_FMT ")",
+          MSG_ARGS(m));
+    CHECK(cnt[VEC_POLL] == before, "polling sint4: no interrupt on vector 0x%x (%u)", VEC_POLL, cnt[VEC_POLL] - before);
+    hvt_msg_consume(m);
+    stop(0);
+    hvt_wrmsr_safe(HV_MSR_SINT(SINT_POLL), HV_SINT_RESET_VALUE);
 }
 
 static void t_all_timers(void *arg)
@@ -293,6 +321,7 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     hvt_run("periodic", t_periodic, 0);
     hvt_run("auto-enable, cancel, lazy", t_auto_enable_lazy, 0);
     hvt_run("direct mode", t_direct, 0);
+    hvt_run("polling SINT", t_polling_sint, 0);
     stop_all();
     return hvt_finish();
 }

@@ -364,6 +364,23 @@ uint32_t hvt_max_hv_leaf(void)
     return cpuid(HV_CPUID_VENDOR, 0).eax;
 }
 
+int hvt_msrs_gated(void)
+{
+    static const struct {
+        uint32_t bit, msr;
+    } probes[] = {
+        {HV_ACCESS_VP_RUNTIME, HV_MSR_VP_RUNTIME},   {HV_ACCESS_TIME_REF_COUNT, HV_MSR_TIME_REF_COUNT},
+        {HV_ACCESS_SYNIC, HV_MSR_SVERSION},          {HV_ACCESS_RESET, HV_MSR_RESET},
+        {HV_ACCESS_FREQUENCY, HV_MSR_TSC_FREQUENCY}, {HV_ACCESS_REENLIGHTENMENT, HV_MSR_REENLIGHTENMENT_CONTROL},
+    };
+    uint32_t eax = hvt_hv_features().eax;
+    uint64_t v;
+    for (unsigned i = 0; i < sizeof probes / sizeof probes[0]; i++)
+        if (!(eax & probes[i].bit))
+            return hvt_rdmsr_safe(probes[i].msr, &v) == HVT_GP0;
+    return 0;
+}
+
 struct cpuid_regs hvt_hv_features(void)
 {
     if (hvt_max_hv_leaf() < HV_CPUID_FEATURES)

@@ -12,6 +12,8 @@
  *     TSC and TIME_REF_COUNT at arrival and EOIs the x2APIC.
  *   - hvt_on_vp(): run a function on another VP (VPs other than 0 serve requests in hvt_ap_main).
  *   - hypercall page setup and hypercall issue helpers (through the page, or inline).
+ *   - hvt_msrs_gated(): whether the MSRs follow CPUID (hv-enforce-cpuid), for guests that take
+ *     their expectations from CPUID.
  * All waits are bounded by a TSC deadline.
  */
 #ifndef HV_TEST_H
@@ -358,6 +360,10 @@ void hvt_run_user(void (*entry)(void), struct hvt_user_fault *f);
 /* ---- misc ---- */
 struct cpuid_regs hvt_hv_features(void); /* leaf 0x40000003, or zeros if max leaf < 3 */
 uint32_t hvt_max_hv_leaf(void);
+/* 1 if the synthetic MSRs (and hypercalls) follow CPUID, as under hv-enforce-cpuid (1.8): the first
+ * unadvertised family among VP_RUNTIME, TIME_REF_COUNT, SynIC, RESET, frequencies and
+ * REENLIGHTENMENT raises #GP. 0 if it reads, or if all of them are advertised. */
+int hvt_msrs_gated(void);
 
 /* Atomically empties a message slot and writes EOM if the pending flag was set (4.4). */
 void hvt_msg_consume(struct hv_message *m);

@@ -191,36 +191,51 @@ void vmbus_echo_sections(const std::string& dir, int reps) {
 
 }  // namespace
 
+// True if `name` (P1, P2, H1, H2 or V) is in the comma-separated `sections`, or `sections` is empty.
+bool wanted(const std::string& sections, const char* name) {
+  if (sections.empty()) return true;
+  return ("," + sections + ",").find("," + std::string(name) + ",") != std::string::npos;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: hvsim_bench GUEST_DIR [repetitions]\n");
+    std::fprintf(stderr, "usage: hvsim_bench GUEST_DIR [repetitions [SECTIONS]]   (SECTIONS e.g. H2,V; default all)\n");
     return 2;
   }
   std::string dir = argv[1];
   int reps = argc > 2 ? std::atoi(argv[2]) : 3;
+  std::string sections = argc > 3 ? argv[3] : "";
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::printf("%-10s %12s %12s %10s %8s\n", "guest", "bare s", "hvsim s", "hvsim MIPS", "ratio");
-  for (const char* name : {"bench_alu", "bench_mem"}) {
-    std::string elf = dir + "/" + name + ".elf";
-    uint64_t insns = 0;
+  if (wanted(sections, "P1")) {
+    std::printf("%-10s %12s %12s %10s %8s\n", "guest", "bare s", "hvsim s", "hvsim MIPS", "ratio");
+    for (const char* name : {"bench_alu", "bench_mem"}) {
+      std::string elf = dir + "/" + name + ".elf";
+      uint64_t insns = 0;
+      double bare = best_of(reps, [&] { return run_bare(elf); });
+      double sim = best_of(reps, [&] { HvsimRun r = run_hvsim(elf); insns = r.insns; return r.seconds; });
+      std::printf("%-10s %12.3f %12.3f %10.0f %8.2f   (P1: hvsim speed / bare Unicorn speed)\n", name, bare, sim,
+                  static_cast<double>(insns) / sim / 1e6, bare / sim);
+    }
+  }
+  if (wanted(sections, "P2")) {
+    std::string elf = dir + "/bench_exit.elf";
     double bare = best_of(reps, [&] { return run_bare(elf); });
-    double sim = best_of(reps, [&] { HvsimRun r = run_hvsim(elf); insns = r.insns; return r.seconds; });
-    std::printf("%-10s %12.3f %12.3f %10.0f %8.2f   (P1: hvsim speed / bare Unicorn speed)\n", name, bare, sim,
-                static_cast<double>(insns) / sim / 1e6, bare / sim);
+    double sim = best_of(reps, [&] { return run_hvsim(elf).seconds; });
+    std::printf("P2: bench_exit bare %.3f s, hvsim %.3f s: %.1f ns per trapped exit (RDMSR IA32_TSC / OUT)\n", bare, sim,
+                (sim - bare) / 2e6 * 1e9);
   }
-  std::string elf = dir + "/bench_exit.elf";
-  double bare = best_of(reps, [&] { return run_bare(elf); });
-  double sim = best_of(reps, [&] { return run_hvsim(elf).seconds; });
-  std::printf("P2: bench_exit bare %.3f s, hvsim %.3f s: %.1f ns per trapped exit (RDMSR IA32_TSC / OUT)\n", bare, sim,
-              (sim - bare) / 2e6 * 1e9);
-  for (const char* name : {"bench_hv_msr", "bench_hv_post", "bench_hv_signal"}) {
-    double t = best_of(reps, [&] { return run_hvsim(dir + "/" + name + ".elf").seconds; });
-    std::printf("H1: %-16s %.1f ns per operation\n", name, t / 1e6 * 1e9);
+  if (wanted(sections, "H1")) {
+    for (const char* name : {"bench_hv_msr", "bench_hv_post", "bench_hv_signal"}) {
+      double t = best_of(reps, [&] { return run_hvsim(dir + "/" + name + ".elf").seconds; });
+      std::printf("H1: %-16s %.1f ns per operation\n", name, t / 1e6 * 1e9);
+    }
   }
-  double idle = best_of(reps, [&] { return run_hvsim(dir + "/bench_idle.elf").seconds; });
-  double idle_setup = best_of(reps, [&] { return run_hvsim(dir + "/bench_idle_setup.elf").seconds; });
-  std::printf("H2: bench_idle 10 virtual s in %.4f wall s - setup %.4f s: %.0f virtual s per wall s (%.0f with setup)\n",
-              idle, idle_setup, 10.0 / (idle - idle_setup), 10.0 / idle);
-  vmbus_echo_sections(dir, reps);
+  if (wanted(sections, "H2")) {
+    double idle = best_of(reps, [&] { return run_hvsim(dir + "/bench_idle.elf").seconds; });
+    double idle_setup = best_of(reps, [&] { return run_hvsim(dir + "/bench_idle_setup.elf").seconds; });
+    std::printf("H2: bench_idle 10 virtual s in %.4f wall s - setup %.4f s: %.0f virtual s per wall s (%.0f with setup)\n",
+                idle, idle_setup, 10.0 / (idle - idle_setup), 10.0 / idle);
+  }
+  if (wanted(sections, "V")) vmbus_echo_sections(dir, reps);
   return 0;
 }

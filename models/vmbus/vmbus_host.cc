@@ -229,6 +229,7 @@ bool VmbusHost::enqueue(std::span<const uint8_t> msg, VirtualTime now, std::opti
 // Host messages go to the last INITIATE_CONTACT's VP and SINT; before one (only injected
 // messages) to VP 0, SINT 2.
 void VmbusHost::flush_outbox(VirtualTime now) {
+  if (outbox_.empty()) return;
   const ReplyTarget to = reply_to_.value_or(ReplyTarget{});
   while (!outbox_.empty()) {
     uint32_t type = 0;

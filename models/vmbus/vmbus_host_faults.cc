@@ -141,6 +141,7 @@ bool VmbusHost::set_fault(std::string_view point, uint32_t num, uint32_t den, ui
 // --- poll-time work ---
 
 void VmbusHost::release_delayed(VirtualTime now) {
+  if (responses_.held() == 0 && !message_rewrite_) return;  // the common case, polled every round
   for (std::vector<uint8_t>& m : responses_.release(now)) {
     tracer_.emit(TracePoint::kVmbusMsgOut, now, reply_to_ ? static_cast<int>(reply_to_->vp) : kNoVp,
                  {TraceField::str_("type", msg_type_name(type_of(m))), TraceField::u64("size", m.size()),

@@ -70,7 +70,8 @@ class UnicornVcpu final : public VcpuContext {
  public:
   // Throws UsageError if the engine cannot be created or this Unicorn build's CPU-state layout is
   // not the one hvsim was written against.
-  UnicornVcpu(const VcpuParams& p, GuestMemory& mem, VcpuExitHandler& exits, Tracer& tracer);
+  // `decoder` is the machine's, shared by its vCPUs; it must outlive this vCPU.
+  UnicornVcpu(const VcpuParams& p, GuestMemory& mem, VcpuExitHandler& exits, Tracer& tracer, BlockDecoder& decoder);
   ~UnicornVcpu() override;
   UnicornVcpu(const UnicornVcpu&) = delete;
   UnicornVcpu& operator=(const UnicornVcpu&) = delete;

@@ -81,7 +81,7 @@ Machine::Machine(const MachineParams& p)
   for (unsigned vp = 0; vp < p.vcpus; ++vp) {
     Slot s;
     s.cpu = std::make_unique<UnicornVcpu>(VcpuParams{static_cast<int>(vp), p.tsc_hz}, *mem_,
-                                          static_cast<VcpuExitHandler&>(*this), tracer_);
+                                          static_cast<VcpuExitHandler&>(*this), tracer_, decoder_);
     s.cpu->set_long_mode_boot_state(boot_.vcpus[vp]);
     s.cpu->map_mmio(apic::kApicBaseAddress, 0x1000, static_cast<MmioHandler&>(*this));
     s.apic = std::make_unique<apic::LocalApic>(vp, vp == 0, apic_params, static_cast<apic::IpiTarget&>(*this), tracer_);

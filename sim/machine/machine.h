@@ -169,6 +169,7 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   uint64_t observed_tsc(int vp, VirtualTime now);
   void build_hypervisor();
   void poll_models(VirtualTime at);
+  std::optional<VirtualTime> next_wake() const;
   void console_byte(VcpuContext& v, uint8_t byte);
   void flush_console_line(VirtualTime t, int vp);
   void set_verdict(Verdict v);
@@ -184,11 +185,12 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   std::unique_ptr<GuestMemory> mem_;
   BootLayout boot_;
   CpuidTable cpuid_;
+  BlockDecoder decoder_;  // before vcpus_: their block caches use it
   std::vector<Slot> vcpus_;
   Uart16550 uart_;
   std::unique_ptr<HvHost> hv_;
   std::unique_ptr<VmbusBridge> vmbus_;
-  std::optional<VirtualTime> model_wake_;  // time of the pending model wake-up event
+  std::optional<VirtualTime> model_wake_;  // the models' earliest deadline after the last poll
   // Guest-visible TSC: tsc_base_ticks_ at tsc_base_time_, then tsc_hz_ (changes on migration).
   VirtualTime tsc_base_time_;
   uint64_t tsc_base_ticks_ = 0;

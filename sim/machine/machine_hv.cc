@@ -103,7 +103,11 @@ void Machine::change_tsc_frequency(uint64_t new_hz) {
   hv_->partition().change_tsc_frequency(new_hz, base, now_);
 }
 
-// Polls the timer models at `at` and keeps one wake-up event at their earliest deadline.
+// Polls every model at `at` and sets model_wake_ to their earliest deadline after `at`.
+// The wake-up is a plain time the run loop bounds its rounds by, not a queued event: a queued
+// one cost two map insertions and a std::function per timer tick, the largest host-side cost of
+// an idle guest (bench H2). A deadline at or before `at` was just handled by this poll; the next
+// round polls again.
 void Machine::poll_models(VirtualTime at) {
   std::optional<VirtualTime> next = hv_->enabled() ? hv_->poll(at) : std::nullopt;
   if (vmbus_) {
@@ -116,13 +120,14 @@ void Machine::poll_models(VirtualTime at) {
     std::optional<VirtualTime> t = s.apic->poll(at);
     if (t && (!next || *t < *next)) next = t;
   }
-  // A deadline at or before `at` was just handled by the poll; the next round polls again.
-  if (!next || *next <= at || (model_wake_ && *model_wake_ <= *next)) return;
-  VirtualTime wake = *next;
-  model_wake_ = wake;
-  events_.schedule(wake, EventPriority::kHost, [this, wake] {
-    if (model_wake_ == wake) model_wake_.reset();
-  });
+  model_wake_ = next && *next > at ? next : std::nullopt;
+}
+
+// The earliest time something outside the vCPUs happens: a queued event or a model deadline.
+std::optional<VirtualTime> Machine::next_wake() const {
+  std::optional<VirtualTime> e = events_.next_time();
+  if (model_wake_ && (!e || *model_wake_ < *e)) e = model_wake_;
+  return e;
 }
 
 }  // namespace hvsim

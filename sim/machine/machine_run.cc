@@ -11,7 +11,7 @@ VirtualTime Machine::next_boundary() {
   uint64_t lo = (params_.quantum + 1) / 2;
   uint64_t len = sched_rng_.between(lo, params_.quantum);
   VirtualTime b = now_ + ClockRate(params_.tsc_hz).time_of(len);
-  if (auto e = events_.next_time(); e && *e < b) b = *e;
+  if (auto e = next_wake(); e && *e < b) b = *e;
   if (b > params_.max_time) b = params_.max_time;
   return b;
 }
@@ -110,7 +110,7 @@ Verdict Machine::run() {
     }
     if (all_idle && !wakeable) {
       // Nothing runs until the next event: jump to it, or end the run if there is none.
-      std::optional<VirtualTime> e = events_.next_time();
+      std::optional<VirtualTime> e = next_wake();
       if (!e) {
         for (const Slot& s : vcpus_) now_ = std::max(now_, s.cpu->now());
         Verdict w;

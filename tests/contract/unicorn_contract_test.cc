@@ -367,6 +367,40 @@ TEST_F(Engine, WriteToAProtectedPageStopsRightAfterTheRefusedStoreWithRipAtTheBl
   EXPECT_EQ(v, 42u);
 }
 
+// UnicornVcpu maps RAM in chunks (one uc_mem_map_ptr each, adjacent, over one buffer) so that a
+// uc_mem_protect splits only its chunk: code and data may straddle two chunks, and a chunk split
+// by a protection leaves the other running.
+TEST_F(Engine, AdjacentRamChunksBehaveAsOneRegionAndSplitAlone) {
+  constexpr uint64_t kChunk = kRam / 4;
+  ASSERT_EQ(uc_mem_unmap(uc_, 0, kRam), UC_ERR_OK);
+  for (uint64_t at = 0; at < kRam; at += kChunk)
+    ASSERT_EQ(uc_mem_map_ptr(uc_, at, kChunk, UC_PROT_ALL, ram_.data() + at), UC_ERR_OK);
+  // Data across the first boundary: mov rax, [kChunk - 4]; mov [kChunk - 2], rbx; hlt
+  code(kCode, {0x48, 0x8b, 0x04, 0x25, 0xfc, 0xff, 0x3f, 0x00, 0x48, 0x89, 0x1c, 0x25, 0xfe, 0xff, 0x3f, 0x00, 0xf4});
+  put64(kChunk - 4, 0x0123456789abcdefull);
+  set(UC_X86_REG_RBX, 0x1122334455667788ull);
+  ASSERT_EQ(run(kCode), UC_ERR_OK);
+  EXPECT_EQ(get(UC_X86_REG_RAX), 0x0123456789abcdefull);
+  uint64_t v;
+  std::memcpy(&v, &ram_[kChunk - 2], 8);
+  EXPECT_EQ(v, 0x1122334455667788ull);
+  // Code across the second boundary: mov eax, 42; inc eax; hlt
+  code(2 * kChunk - 3, {0xb8, 0x2a, 0x00, 0x00, 0x00, 0xff, 0xc0, 0xf4});
+  ASSERT_EQ(run(2 * kChunk - 3), UC_ERR_OK);
+  EXPECT_EQ(get(UC_X86_REG_RAX), 43u);
+  // A protection inside the third chunk splits that chunk only; the others still run and store.
+  ASSERT_EQ(uc_mem_protect(uc_, 3 * kChunk + 0x10000, 0x1000, UC_PROT_READ | UC_PROT_EXEC), UC_ERR_OK);
+  uc_mem_region* regions = nullptr;
+  uint32_t n = 0;
+  ASSERT_EQ(uc_mem_regions(uc_, &regions, &n), UC_ERR_OK);
+  EXPECT_EQ(n, 6u);  // three chunks untouched, the fourth in three pieces
+  uc_free(regions);
+  set(UC_X86_REG_RBX, 0x99);
+  ASSERT_EQ(run(kCode), UC_ERR_OK);
+  std::memcpy(&v, &ram_[kChunk - 2], 8);
+  EXPECT_EQ(v, 0x99u);
+}
+
 // Why UnicornVcpu sets CR2 through the state copy: the API's CR2 write also writes CR3.
 TEST_F(Engine, ApiCr2WriteAlsoSetsCr3ButTheBlobSetsCr2Alone) {
   CpuStateBlob blob(uc_);

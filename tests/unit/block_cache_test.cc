@@ -7,7 +7,8 @@
 namespace hvsim {
 
 TEST(BlockCache, CountsInstructionsAndFindsTrapSites) {
-  BlockCache cache;
+  BlockDecoder decoder;
+  BlockCache cache(decoder);
   // mov ecx, 0x10; rdmsr; rdtsc; wrmsr; rdtscp; nop; hlt
   std::vector<uint8_t> code = {0xb9, 0x10, 0, 0, 0, 0x0f, 0x32, 0x0f, 0x31, 0x0f, 0x30, 0x0f, 0x01, 0xf9, 0x90, 0xf4};
   const BlockInfo& b = cache.insert(0x1000, static_cast<uint32_t>(code.size()), code.data());
@@ -28,7 +29,8 @@ TEST(BlockCache, CountsInstructionsAndFindsTrapSites) {
 }
 
 TEST(BlockCache, RecordsPortIoInOrder) {
-  BlockCache cache;
+  BlockDecoder decoder;
+  BlockCache cache(decoder);
   // out dx, al; nop; in eax, 0x60; rep outsb
   std::vector<uint8_t> code = {0xee, 0x90, 0xe5, 0x60, 0xf3, 0x6e};
   const BlockInfo& b = cache.insert(0x3000, static_cast<uint32_t>(code.size()), code.data());
@@ -37,13 +39,50 @@ TEST(BlockCache, RecordsPortIoInOrder) {
 }
 
 TEST(BlockCache, InvalidateDropsEverything) {
-  BlockCache cache;
+  BlockDecoder decoder;
+  BlockCache cache(decoder);
   uint8_t nop = 0x90;
   cache.insert(0x2000, 1, &nop);
   EXPECT_EQ(cache.size(), 1u);
   cache.invalidate_all();
   EXPECT_EQ(cache.find(0x2000, 1), nullptr);
   EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST(BlockCache, VcpusShareOneDecodingOfTheSameCode) {
+  BlockDecoder decoder;
+  BlockCache a(decoder), b(decoder);
+  std::vector<uint8_t> code = {0x0f, 0x32, 0x90, 0xf4};  // rdmsr; nop; hlt
+  const BlockInfo& first = a.insert(0x4000, 4, code.data());
+  const BlockInfo& second = b.insert(0x4000, 4, code.data());
+  EXPECT_EQ(&first, &second);
+  EXPECT_EQ(decoder.decoded(), 1u);
+  a.invalidate_all();  // one vCPU dropping its cache leaves the other's entry valid
+  EXPECT_EQ(b.find(0x4000, 4)->sites.size(), 1u);
+}
+
+TEST(BlockCache, OtherCodeAtTheSameAddressIsDecodedAgain) {
+  BlockDecoder decoder;
+  BlockCache a(decoder), b(decoder);
+  std::vector<uint8_t> rdmsr = {0x0f, 0x32, 0x90, 0xf4};
+  std::vector<uint8_t> rdtsc = {0x0f, 0x31, 0x90, 0xf4};  // another address space, or rewritten code
+  a.insert(0x5000, 4, rdmsr.data());
+  const BlockInfo& other = b.insert(0x5000, 4, rdtsc.data());
+  EXPECT_EQ(decoder.decoded(), 2u);
+  ASSERT_EQ(other.sites.size(), 1u);
+  EXPECT_EQ(other.sites[0].kind, SiteKind::kRdtsc);
+  EXPECT_EQ(a.find(0x5000, 4)->sites[0].kind, SiteKind::kRdmsr);
+}
+
+TEST(BlockDecoder, MemoIsBoundedAndRefills) {
+  BlockDecoder decoder;
+  uint8_t nop = 0x90;
+  for (uint64_t i = 0; i <= BlockDecoder::kMaxBlocks; ++i) decoder.decode(0x10000 + i, 1, &nop);
+  EXPECT_EQ(decoder.blocks(), 1u);  // emptied at the cap, then the last block decoded again
+  EXPECT_EQ(decoder.decoded(), BlockDecoder::kMaxBlocks + 1);
+  std::shared_ptr<const BlockInfo> again = decoder.decode(0x10000 + BlockDecoder::kMaxBlocks, 1, &nop);
+  EXPECT_EQ(decoder.decoded(), BlockDecoder::kMaxBlocks + 1);  // still held: not decoded again
+  EXPECT_EQ(again->count, 1u);
 }
 
 }  // namespace hvsim

@@ -1,10 +1,11 @@
-/* vmbus_demo.elf - a VMBus guest with the three util drivers, end to end.
+/* vmbus_demo.elf - a VMBus guest with the util drivers, end to end.
  *
  * Every VP enables its SynIC; VP 0 connects (newest version the host accepts), prints the
  * version, requests offers and prints each one (relid, class name if known, instance GUID,
- * sub-channel index if any, monitor id if the host allocated one), and the heartbeat, shutdown
- * and timesync drivers open their channels. Then it serves the host:
- * heartbeats are answered, time samples applied (the derived wall clock is printed). When the
+ * sub-channel index if any, monitor id if the host allocated one), and the heartbeat, shutdown,
+ * timesync and (if offered) kvp drivers open their channels. Then it serves the host:
+ * heartbeats are answered, time samples applied (the derived wall clock is printed), KVP requests
+ * answered from the driver's in-memory pools (drivers/kvp.c). When the
  * host asks for shutdown the driver replies, and the demo closes every open channel (CLOSECHANNEL
  * + ring GPADL teardown; the host reads what was written before, e.g. a reply announced only by
  * monitor bit), sends UNLOAD, waits for UNLOAD_RESPONSE, prints a summary and returns 0.
@@ -99,6 +100,7 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     vmbus_register_driver(&heartbeat_driver);
     vmbus_register_driver(&shutdown_driver);
     vmbus_register_driver(&timesync_driver);
+    vmbus_register_driver(&kvp_driver);
     vmbus_set_offer_hook(print_offer);
 
     r = vmbus_connect(0);

@@ -61,8 +61,11 @@ std::unique_ptr<vmbus::VmbusDevice> make_timesync(const std::string& name, Param
 
 std::unique_ptr<vmbus::VmbusDevice> make_kvp(const std::string& name, ParamReader& p, uint64_t seed) {
   vmbus::DeviceDesc desc = describe(vmbus::kKvpClass, name, p, seed);
+  KvpParams params;
+  params.timeout = p.duration("timeout", params.timeout);
+  if (params.timeout == VirtualTime{}) throw UsageError("device kvp: parameter 'timeout' must be > 0");
   p.finish();
-  return std::make_unique<KvpDevice>(std::move(desc));
+  return std::make_unique<KvpDevice>(std::move(desc), params);
 }
 
 std::unique_ptr<vmbus::VmbusDevice> make_test(const std::string& name, ParamReader& p, uint64_t seed) {

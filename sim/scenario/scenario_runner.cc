@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "models/devices/kvp/device.h"
 #include "models/devices/registry.h"
 #include "models/devices/shutdown/device.h"
 #include "models/devices/test/device.h"
@@ -163,6 +164,10 @@ bool ScenarioRunner::perform(const Action& a, VirtualTime now) {
   if (const auto* x = std::get_if<SetThrottleAction>(&a)) {
     host->set_throttle(x->policy);
     return true;
+  }
+  if (const auto* x = std::get_if<KvpAction>(&a)) {
+    auto* dev = dynamic_cast<devices::KvpDevice*>(host->device(x->device));
+    return dev && dev->request(x->request);
   }
   const auto& x = std::get<ShutdownAction>(a);
   auto* dev = dynamic_cast<devices::ShutdownDevice*>(host->device(x.device));

@@ -359,6 +359,72 @@ std::vector<std::string_view> fault_action_keys(const std::string& kind) {
   return {"point", "probability", "seed"};  // set_fault
 }
 
+// --- the kvp action ---
+
+constexpr std::string_view kKvpFields[] = {"pool", "key", "value", "value_type", "index", "adapter_id"};
+
+// The fields a kvp op takes besides device and op.
+std::vector<std::string_view> kvp_op_fields(uint8_t op) {
+  switch (op) {
+    case devices::kvp::kOpSet: return {"pool", "key", "value", "value_type"};
+    case devices::kvp::kOpEnumerate: return {"pool", "index"};
+    case devices::kvp::kOpGetIpInfo: return {"adapter_id"};
+  }
+  return {"pool", "key"};  // get, delete
+}
+
+// A pool by number (0-4) or name.
+uint8_t parse_kvp_pool(const Value& v) {
+  std::string names;
+  for (uint8_t p = 0; p < devices::kvp::kPoolCount; ++p) {
+    if (v.json().is_string() && v.string() == devices::kvp::pool_name(p)) return p;
+    names += std::string(", \"") + devices::kvp::pool_name(p) + "\"";
+  }
+  if (v.json().is_number_unsigned() && v.json().get<uint64_t>() < devices::kvp::kPoolCount)
+    return static_cast<uint8_t>(v.json().get<uint64_t>());
+  v.fail("a pool: 0 to 4, or one of" + names.substr(1));
+}
+
+// UTF-8 text of `min`..`max` UTF-16 code units (what it becomes on the wire).
+std::string parse_kvp_text(const Value& v, const std::string& what, size_t min, size_t max) {
+  const std::string text = v.json().is_string() ? v.string() : std::string();
+  const std::optional<std::u16string> units = devices::kvp::to_utf16(text);
+  if (!v.json().is_string() || !units || units->size() < min || units->size() > max)
+    v.fail(what + " of " + std::to_string(min) + " to " + std::to_string(max) + " UTF-16 code units (a string)");
+  return text;
+}
+
+KvpAction parse_kvp_action(const Object& o, const Scenario& s) {
+  namespace kvp = devices::kvp;
+  KvpAction a{device_field(o, s, "kvp").name, {}};
+  devices::KvpRequest& r = a.request;
+  const std::string op = o.required("op").string_of({"get", "set", "delete", "enumerate", "get_ip_info"});
+  while (op != kvp::op_name(r.op)) ++r.op;
+  const std::vector<std::string_view> fields = kvp_op_fields(r.op);
+  std::string list;
+  for (std::string_view f : fields) list += (list.empty() ? "" : ", ") + std::string(f);
+  for (std::string_view f : kKvpFields)
+    if (auto x = o.optional(f); x && std::find(fields.begin(), fields.end(), f) == fields.end())
+      x->fail_message("op \"" + op + "\" takes no " + std::string(f) + " (its fields: " + list + ")");
+  if (r.op != kvp::kOpGetIpInfo) r.pool = parse_kvp_pool(o.required("pool"));
+  if (r.op == kvp::kOpGet || r.op == kvp::kOpSet || r.op == kvp::kOpDelete)
+    r.key = parse_kvp_text(o.required("key"), "a key", 1, kvp::kMaxKeyUnits);
+  if (r.op == kvp::kOpSet) {
+    std::string type = "string";
+    if (auto x = o.optional("value_type")) type = x->string_of({"string", "u32", "u64"});
+    Value value = o.required("value");
+    if (type == "string") {
+      r.value = parse_kvp_text(value, "a string value", 0, kvp::kMaxValueUnits);
+    } else {
+      r.value_type = type == "u32" ? kvp::kRegU32 : kvp::kRegU64;
+      r.number = value.integer(0, type == "u32" ? UINT32_MAX : UINT64_MAX);
+    }
+  }
+  if (auto x = o.optional("index")) r.index = static_cast<uint32_t>(x->integer(0, UINT32_MAX));
+  if (auto x = o.optional("adapter_id")) r.adapter_id = parse_kvp_text(*x, "an adapter id", 0, kvp::kMaxAdapterIdUnits);
+  return a;
+}
+
 Action parse_action(const std::string& kind, const Object& o, const Scenario& s) {
   if (kind == "offer") return OfferAction{device_field(o, s, nullptr).name};
   if (kind == "rescind") return RescindAction{device_field(o, s, nullptr).name};
@@ -368,6 +434,7 @@ Action parse_action(const std::string& kind, const Object& o, const Scenario& s)
   if (kind == "set_retarget_lag") return SetRetargetLagAction{o.required("lag").duration()};
   if (kind == "set_throttle") return SetThrottleAction{parse_throttle_fields(o)};
   if (is_fault_kind(kind)) return parse_fault_action(kind, o, s);
+  if (kind == "kvp") return parse_kvp_action(o, s);
   uint32_t flags = 0;
   if (auto x = o.optional("flags")) flags = static_cast<uint32_t>(x->integer(0, UINT32_MAX));
   return ShutdownAction{device_field(o, s, "shutdown").name, flags};
@@ -383,6 +450,10 @@ std::vector<std::string_view> action_keys(const std::string& kind) {
   else if (kind == "set_retarget_lag") keys.push_back("lag");
   else if (kind == "set_throttle") keys.insert(keys.end(), {"threshold", "window", "suspend"});
   else if (kind == "shutdown") keys.insert(keys.end(), {"device", "flags"});
+  else if (kind == "kvp") {
+    keys.insert(keys.end(), {"device", "op"});
+    keys.insert(keys.end(), std::begin(kKvpFields), std::end(kKvpFields));
+  }
   else if (is_fault_kind(kind)) {
     std::vector<std::string_view> own = fault_action_keys(kind);
     keys.insert(keys.end(), own.begin(), own.end());
@@ -398,7 +469,7 @@ void parse_timeline(const Value& v, Scenario& s) {
     std::optional<Value> kind_value = e.find("do");
     if (!kind_value) e.fail_message("missing key \"do\"");
     std::string kind = kind_value->string_of({"offer", "rescind", "rescind_relid", "push", "change_tsc_frequency",
-                                             "set_retarget_lag", "set_throttle", "shutdown", "send_message",
+                                             "set_retarget_lag", "set_throttle", "shutdown", "kvp", "send_message",
                                              "send_offer", "send_raw", "withhold", "delay", "clear_response_control",
                                              "inject_packet", "inject_inband", "rewrite_packet", "rewrite_message",
                                              "set_fault"});
@@ -575,6 +646,14 @@ std::string describe(const Action& a) {
              format_time(x.policy.suspend);
     }
     std::string operator()(const ShutdownAction& x) const { return "shutdown " + x.device + " flags " + std::to_string(x.flags); }
+    std::string operator()(const KvpAction& x) const {
+      const devices::KvpRequest& r = x.request;
+      std::string out = "kvp " + x.device + " " + devices::kvp::op_name(r.op);
+      if (r.op == devices::kvp::kOpGetIpInfo) return out + " \"" + r.adapter_id + "\"";
+      out += std::string(" ") + devices::kvp::pool_name(r.pool);
+      if (r.op != devices::kvp::kOpEnumerate) return out + " \"" + r.key + "\"";
+      return out + (r.index ? " index " + std::to_string(*r.index) : std::string(" (all)"));
+    }
     std::string operator()(const FaultAction& x) const { return std::visit(DescribeFault{}, x); }
   };
   return std::visit(Describe{}, a);

@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "models/devices/kvp/device.h"
 #include "sim/machine/machine.h"
 #include "sim/scenario/expectations.h"
 #include "sim/scenario/fault_actions.h"
@@ -47,9 +48,11 @@ struct ChangeTscFrequencyAction { uint64_t hz = 0; };
 struct SetRetargetLagAction { VirtualTime lag; };
 struct SetThrottleAction { vmbus::ThrottlePolicy policy; };
 struct ShutdownAction { std::string device; uint32_t flags = 0; };
+// A request of a kvp device (models/devices/kvp/device.h), checked by the parser.
+struct KvpAction { std::string device; devices::KvpRequest request; };
 // FaultAction: the fault-injection actions (fault_actions.h).
 using Action = std::variant<OfferAction, RescindAction, RescindRelidAction, PushAction, ChangeTscFrequencyAction,
-                            SetRetargetLagAction, SetThrottleAction, ShutdownAction, FaultAction>;
+                            SetRetargetLagAction, SetThrottleAction, ShutdownAction, KvpAction, FaultAction>;
 
 struct TimelineEntry {
   std::string pointer;  // "/timeline/N"

@@ -108,6 +108,28 @@ TEST_F(ScenarioRunnerTest, ActionsThatNeverRanOrWereRefusedFail) {
   EXPECT_EQ(r.report.actions[1].why.rfind("never ran: the run ended at ", 0), 0u) << r.report.actions[1].why;
 }
 
+// The kvp action end to end, against the reference guest's KVP driver: what is set is read back,
+// the auto pool's walk ends after its four entries, and the same scenario twice is the same run.
+TEST_F(ScenarioRunnerTest, KvpRequestsReachTheGuestDriverDeterministically) {
+  const std::string text = scenario_text("vmbus_demo", R"(,
+    "devices": [{"type": "shutdown", "params": {"at": "300ms"}}, {"type": "kvp", "name": "k"}],
+    "timeline": [
+      {"at": "50ms", "do": "kvp", "device": "k", "op": "set", "pool": "guest", "key": "K", "value": "V"},
+      {"at": "50ms", "do": "kvp", "device": "k", "op": "get", "pool": "guest", "key": "K"},
+      {"at": "50ms", "do": "kvp", "device": "k", "op": "enumerate", "pool": "auto"}],
+    "expect": [{"exit_code": 0},
+      {"trace": "vmbus.device", "where": {"event": "kvp.reply", "op": "get", "key": "K", "value": "V", "ok": true}, "count": 1},
+      {"trace": "vmbus.device", "where": {"event": "kvp.enumerated", "pool": "auto", "count": 4, "end": "no_more_items"}, "count": 1},
+      {"never": "vmbus.device", "where": {"event": "kvp.bad_reply"}}])");
+  const Ran a = run_text(text), b = run_text(text);
+  EXPECT_EQ(a.report.status, 0);
+  for (const CheckResult& c : a.report.actions) EXPECT_TRUE(c.held) << c.description << " " << c.why;
+  for (const CheckResult& c : a.report.expectations) EXPECT_TRUE(c.held) << c.pointer << " " << c.why;
+  EXPECT_EQ(a.hash, b.hash);
+  EXPECT_EQ(a.report.run.end, b.report.run.end);
+  EXPECT_EQ(run_text(text, {{"--seed", "9"}}).report.status, 0);
+}
+
 TEST_F(ScenarioRunnerTest, ActionsRunAtTheirExactVirtualTime) {
   Ran r = run_text(scenario_text("halt_forever", R"(, "devices": [], "timeline": [
       {"at": "1500us", "do": "change_tsc_frequency", "hz": 3000000000}],

@@ -204,7 +204,7 @@ TEST(ScenarioSpec, WrongTypesAndRangesNameThePointerAndTheValue) {
       {"/timeline/1/payload_hex", "zz", "s.json: /timeline/1/payload_hex: expected an even number of hex digits (at most 65536 bytes), e.g. \"0a1b\", got \"zz\""},
       {"/timeline/2/relid", 0, "s.json: /timeline/2/relid: expected an integer from 1 to 4294967295, got 0"},
       {"/timeline/3/hz", 10, "s.json: /timeline/3/hz: expected an integer from 1000000 to 100000000000, got 10"},
-      {"/timeline/0/do", "explode", "s.json: /timeline/0/do: expected one of offer, rescind, rescind_relid, push, change_tsc_frequency, set_retarget_lag, set_throttle, shutdown, send_message, send_offer, send_raw, withhold, delay, clear_response_control, inject_packet, inject_inband, rewrite_packet, rewrite_message, set_fault, got \"explode\""},
+      {"/timeline/0/do", "explode", "s.json: /timeline/0/do: expected one of offer, rescind, rescind_relid, push, change_tsc_frequency, set_retarget_lag, set_throttle, shutdown, kvp, send_message, send_offer, send_raw, withhold, delay, clear_response_control, inject_packet, inject_inband, rewrite_packet, rewrite_message, set_fault, got \"explode\""},
       {"/expect/0/exit_code", "0", "s.json: /expect/0/exit_code: expected an integer from 0 to 4294967295, got \"0\""},
       {"/expect/1/where/relid", 1.0, "s.json: /expect/1/where/relid: expected a string, an integer or a boolean, got 1.0"},
       {"/expect/1/trace", "vmbus.chanel", "s.json: /expect/1/trace: expected a trace point name from sim/core/trace_points.def, e.g. \"vmbus.channel\", got \"vmbus.chanel\""},
@@ -388,6 +388,101 @@ TEST(ScenarioSpec, FieldPatchesApplyBeforeValidation) {
   } catch (const UsageError& e) {
     EXPECT_STREQ(e.what(), "--set: expected /json/pointer=VALUE (e.g. /vmbus/retarget_lag=500us), got 'vmbus=1'");
   }
+}
+
+// A scenario with a kvp device "k" and `entry` as its only timeline entry.
+json with_kvp_entry(const json& entry) {
+  json j = valid();
+  j["devices"].push_back({{"type", "kvp"}, {"name", "k"}});
+  j["timeline"] = json::array({entry});
+  return j;
+}
+
+TEST(ScenarioSpec, KvpActionsBecomeRequests) {
+  json j = valid();
+  j["devices"].push_back({{"type", "kvp"}, {"name", "k"}, {"params", {{"timeout", "1s"}}}});
+  j["timeline"] = json::parse(R"([
+    {"at": "1ms", "do": "kvp", "device": "k", "op": "set", "pool": "guest", "key": "Na\u00efve", "value": "v"},
+    {"at": "1ms", "do": "kvp", "device": "k", "op": "set", "pool": 4, "key": "n", "value_type": "u64", "value": 18446744073709551615},
+    {"at": "1ms", "do": "kvp", "device": "k", "op": "get", "pool": "auto_external", "key": "n"},
+    {"at": "1ms", "do": "kvp", "device": "k", "op": "delete", "pool": 0, "key": "n"},
+    {"at": "1ms", "do": "kvp", "device": "k", "op": "enumerate", "pool": "auto"},
+    {"at": "1ms", "do": "kvp", "device": "k", "op": "enumerate", "pool": "auto", "index": 4294967295},
+    {"at": "1ms", "do": "kvp", "device": "k", "op": "get_ip_info", "adapter_id": "00:15:5D:00:00:01"},
+    {"at": "1ms", "do": "kvp", "device": "k", "op": "get_ip_info"}
+  ])");
+  Scenario s = parse(j);
+  ASSERT_EQ(s.timeline.size(), 8u);
+  auto req = [&](size_t i) { return std::get<KvpAction>(s.timeline[i].action).request; };
+  EXPECT_EQ(std::get<KvpAction>(s.timeline[0].action).device, "k");
+  EXPECT_EQ(req(0).op, devices::kvp::kOpSet);
+  EXPECT_EQ(req(0).pool, devices::kvp::kPoolGuest);
+  EXPECT_EQ(req(0).key, "Na\xC3\xAFve");
+  EXPECT_EQ(req(0).value_type, devices::kvp::kRegSz);
+  EXPECT_EQ(req(0).value, "v");
+  EXPECT_EQ(req(1).pool, devices::kvp::kPoolAutoInternal);
+  EXPECT_EQ(req(1).value_type, devices::kvp::kRegU64);
+  EXPECT_EQ(req(1).number, UINT64_MAX);
+  EXPECT_EQ(req(2).op, devices::kvp::kOpGet);
+  EXPECT_EQ(req(2).pool, devices::kvp::kPoolAutoExternal);
+  EXPECT_EQ(req(3).op, devices::kvp::kOpDelete);
+  EXPECT_FALSE(req(4).index.has_value());
+  EXPECT_EQ(req(5).index, UINT32_MAX);
+  EXPECT_EQ(req(6).adapter_id, "00:15:5D:00:00:01");
+  EXPECT_EQ(req(7).adapter_id, "");
+  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(devices::check_kvp_request(req(i)), "") << i;
+  EXPECT_EQ(describe(s.timeline[0].action), "kvp k set guest \"Na\xC3\xAFve\"");
+  EXPECT_EQ(describe(s.timeline[4].action), "kvp k enumerate auto (all)");
+  EXPECT_EQ(describe(s.timeline[5].action), "kvp k enumerate auto index 4294967295");
+  EXPECT_EQ(describe(s.timeline[6].action), "kvp k get_ip_info \"00:15:5D:00:00:01\"");
+}
+
+TEST(ScenarioSpec, BadKvpActionsNameThePointer) {
+  const json get = {{"at", "1ms"}, {"do", "kvp"}, {"device", "k"}, {"op", "get"}, {"pool", "auto"}, {"key", "K"}};
+  auto with = [&](std::initializer_list<std::pair<const char*, json>> changes, std::initializer_list<const char*> erase = {}) {
+    json e = get;
+    for (const auto& [k, v] : changes) e[k] = v;
+    for (const char* k : erase) e.erase(k);
+    return e;
+  };
+  const std::string pools = "one of \"external\", \"guest\", \"auto\", \"auto_external\", \"auto_internal\"";
+  const std::pair<json, std::string> cases[] = {
+      {with({{"op", "put"}}), "s.json: /timeline/0/op: expected one of get, set, delete, enumerate, get_ip_info, got \"put\""},
+      {with({}, {"op"}), "s.json: /timeline/0: missing key \"op\""},
+      {with({{"pool", 5}}), "s.json: /timeline/0/pool: expected a pool: 0 to 4, or " + pools + ", got 5"},
+      {with({{"pool", "Auto"}}), "s.json: /timeline/0/pool: expected a pool: 0 to 4, or " + pools + ", got \"Auto\""},
+      {with({}, {"pool"}), "s.json: /timeline/0: missing key \"pool\""},
+      {with({}, {"key"}), "s.json: /timeline/0: missing key \"key\""},
+      {with({{"key", ""}}), "s.json: /timeline/0/key: expected a key of 1 to 255 UTF-16 code units (a string), got \"\""},
+      {with({{"key", std::string(256, 'k')}}),  // the value shown is cut to 57 characters
+       "s.json: /timeline/0/key: expected a key of 1 to 255 UTF-16 code units (a string), got \"" + std::string(56, 'k') + "..."},
+      {with({{"key", 7}}), "s.json: /timeline/0/key: expected a key of 1 to 255 UTF-16 code units (a string), got 7"},
+      {with({{"index", 1}}), "s.json: /timeline/0/index: op \"get\" takes no index (its fields: pool, key)"},
+      {with({{"op", "enumerate"}}), "s.json: /timeline/0/key: op \"enumerate\" takes no key (its fields: pool, index)"},
+      {with({{"op", "enumerate"}, {"index", -1}}, {"key"}),
+       "s.json: /timeline/0/index: expected an integer from 0 to 4294967295, got -1"},
+      {with({{"op", "get_ip_info"}}, {"key"}),
+       "s.json: /timeline/0/pool: op \"get_ip_info\" takes no pool (its fields: adapter_id)"},
+      {with({{"op", "get_ip_info"}, {"adapter_id", std::string(128, 'a')}}, {"key", "pool"}),
+       "s.json: /timeline/0/adapter_id: expected an adapter id of 0 to 127 UTF-16 code units (a string), got \"" +
+           std::string(56, 'a') + "..."},
+      {with({{"op", "set"}}), "s.json: /timeline/0: missing key \"value\""},
+      {with({{"op", "set"}, {"value", 5}}),
+       "s.json: /timeline/0/value: expected a string value of 0 to 1023 UTF-16 code units (a string), got 5"},
+      {with({{"op", "set"}, {"value_type", "dword"}, {"value", 5}}),
+       "s.json: /timeline/0/value_type: expected one of string, u32, u64, got \"dword\""},
+      {with({{"op", "set"}, {"value_type", "u32"}, {"value", "42"}}),
+       "s.json: /timeline/0/value: expected an integer from 0 to 4294967295, got \"42\""},
+      {with({{"op", "set"}, {"value_type", "u32"}, {"value", 4294967296ull}}),
+       "s.json: /timeline/0/value: expected an integer from 0 to 4294967295, got 4294967296"},
+      {with({{"op", "delete"}, {"value", "v"}}), "s.json: /timeline/0/value: op \"delete\" takes no value (its fields: pool, key)"},
+      {with({{"device", "shutdown"}}),
+       "s.json: /timeline/0/device: device \"shutdown\" (/devices/1) has type shutdown; this action needs a kvp device"},
+  };
+  for (const auto& [entry, message] : cases) EXPECT_EQ(error_of(with_kvp_entry(entry)), message) << entry.dump();
+  const std::string unknown = error_of(with_kvp_entry(with({{"flags", 1}})));
+  EXPECT_EQ(unknown.rfind("s.json: /timeline/0/flags: unknown key; expected one of: ", 0), 0u) << unknown;
+  EXPECT_NE(unknown.find("adapter_id"), std::string::npos) << unknown;
 }
 
 TEST(ScenarioSpec, DevicesAreCheckedBeforeAnythingRuns) {

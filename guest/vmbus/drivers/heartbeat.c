@@ -22,12 +22,16 @@ static uint32_t handle(struct ic_service *s, uint8_t *msg, uint32_t len)
 
 static const uint32_t versions[] = {IC_VERSION(3, 0), IC_VERSION(1, 0)};
 
+static uint8_t buf[IC_BUF_SIZE] IC_BUF_SECTION;
+
 struct ic_service heartbeat_service = {
     .name = "heartbeat",
     .msgtype = ICMSGTYPE_HEARTBEAT,
     .msg_versions = versions,
     .msg_version_count = 2,
     .handle = handle,
+    .buf = buf,
+    .buf_size = sizeof(buf),
 };
 
 static int probe(struct vmbus_channel *ch)

@@ -69,7 +69,7 @@ static void ic_callback(struct vmbus_channel *ch)
     struct ic_service *s = ch->context;
     struct vmbus_packet pkt;
     for (;;) {
-        int r = vmbus_recv(ch, &pkt, s->buf, sizeof(s->buf));
+        int r = vmbus_recv(ch, &pkt, s->buf, s->buf_size);
         if (r == 0 || r == VMBUS_EPROTO)
             return;
         struct ic_header *h = (struct ic_header *)s->buf;

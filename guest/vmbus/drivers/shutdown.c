@@ -35,12 +35,16 @@ static void after_reply(struct ic_service *s)
 
 static const uint32_t versions[] = {IC_VERSION(3, 2), IC_VERSION(3, 1), IC_VERSION(3, 0), IC_VERSION(1, 0)};
 
+static uint8_t buf[IC_BUF_SIZE] IC_BUF_SECTION;
+
 struct ic_service shutdown_service = {
     .name = "shutdown",
     .msgtype = ICMSGTYPE_SHUTDOWN,
     .msg_versions = versions,
     .msg_version_count = 4,
     .handle = handle,
+    .buf = buf,
+    .buf_size = sizeof(buf),
     .after_reply = after_reply,
 };
 

@@ -9,6 +9,7 @@
 
 #include "models/devices/heartbeat/device.h"
 #include "models/devices/instance_id.h"
+#include "models/devices/kvp/device.h"
 #include "models/devices/registry.h"
 #include "models/devices/shutdown/device.h"
 #include "models/devices/test/device.h"
@@ -133,6 +134,8 @@ TEST(DevicesRegistry, BadParametersAreUsageErrors) {
       {"timesync", {{"epoch", "12abc"}}, "epoch"},
       {"timesync", {{"period", "0"}}, "period"},
       {"kvp", {{"period", "1s"}}, "period"},
+      {"kvp", {{"timeout", "0"}}, "timeout"},
+      {"kvp", {{"timeout", "5"}}, "timeout"},
       {"test", {{"queue", "0"}}, "queue"},
       {"test", {{"queue", "0x"}}, "queue"},
       {"kvp", {{"instance", "12345678-9abc-def0-1234-56789abcdef"}}, "instance"},
@@ -180,6 +183,17 @@ TEST(DevicesRegistry, ParametersReachTheDevices) {
     std::memcpy(&parenttime, &io.sent.back().payload[28], 8);
     EXPECT_EQ(parenttime, 1000u + 10000u);  // 1 ms = 10000 x 100 ns
     EXPECT_EQ(dev->poll(VirtualTime::from_ms(1)), VirtualTime::from_ms(2001));
+  }
+  {
+    auto dev = make_device("kvp", "k", opts({{"timeout", "250ms"}}), 1);
+    test::RecordingChannelIo io;
+    dev->opened(io, VirtualTime{});
+    negotiate(*dev, io, {4, 0}, VirtualTime::from_ms(1));
+    KvpRequest enumerate;
+    enumerate.op = kvp::kOpEnumerate;
+    enumerate.index = 0;
+    ASSERT_TRUE(static_cast<KvpDevice&>(*dev).request(enumerate));
+    EXPECT_EQ(dev->poll(VirtualTime::from_ms(2)), VirtualTime::from_ms(252));
   }
   {
     auto dev = make_device("test", "t", opts({{"queue", "1"}}), 1);

@@ -1,7 +1,8 @@
-/* vmbus/ic.h - integration-component (util) drivers: heartbeat, shutdown, timesync (PROTOCOL.md §7).
+/* vmbus/ic.h - integration-component (util) drivers: heartbeat, shutdown, timesync, kvp (PROTOCOL.md §7).
  *
  * Every util packet is an in-band packet holding the 28-byte IC header and a body. The shared
- * code (ic.c) validates the header against the packet length, answers NEGOTIATE itself (highest
+ * code (ic.c) receives into the service's buffer (a larger packet is dropped by vmbus_recv),
+ * validates the header against the packet length, answers NEGOTIATE itself (highest
  * framework of {3.0, 1.0} and the highest message version the service supports, both taken from
  * the host's lists; counts 0 + E_FAIL when nothing matches), hands other messages of the
  * service's type to the service, and replies in place: same buffer and length, icflags
@@ -17,11 +18,15 @@
 #include "vmbus/vmbus.h"
 
 #define IC_RING_PAGES 4u
-#define IC_BUF_SIZE 4096u
+#define IC_BUF_SIZE 4096u /* receive buffer of heartbeat, shutdown, timesync */
+/* Where those buffers live: .data, not .bss (start.S clears .bss a byte per emulated instruction,
+ * so 12 KiB more there would delay every VMBus guest's boot; see src/offers.c). */
+#define IC_BUF_SECTION __attribute__((section(".data")))
 
 /* §7.2 */
 #define ICMSGTYPE_NEGOTIATE 0u
 #define ICMSGTYPE_HEARTBEAT 1u
+#define ICMSGTYPE_KVPEXCHANGE 2u
 #define ICMSGTYPE_SHUTDOWN 3u
 #define ICMSGTYPE_TIMESYNC 4u
 #define ICMSGHDRFLAG_TRANSACTION 1u
@@ -59,15 +64,16 @@ struct ic_service {
     uint32_t fw_version, msg_version; /* negotiated, 0 = not yet */
     volatile uint32_t messages;       /* service messages answered */
     volatile uint32_t errors;
-    uint8_t buf[IC_BUF_SIZE];
+    uint8_t *buf;      /* receive buffer, replies are built in place: set before ic_open */
+    uint32_t buf_size;
 };
 
 int ic_open(struct vmbus_channel *ch, struct ic_service *s);
 void ic_close(struct vmbus_channel *ch);
 
-/* ---- the three drivers and what they observed ---- */
-extern struct vmbus_driver heartbeat_driver, shutdown_driver, timesync_driver;
-extern struct ic_service heartbeat_service, shutdown_service, timesync_service;
+/* ---- the drivers and what they observed ---- */
+extern struct vmbus_driver heartbeat_driver, shutdown_driver, timesync_driver, kvp_driver;
+extern struct ic_service heartbeat_service, shutdown_service, timesync_service, kvp_service;
 extern volatile uint64_t heartbeat_last_seq;
 struct timesync_state {
     volatile uint32_t syncs, samples;

@@ -21,8 +21,10 @@
 //      1-channel/1-VP run of V1 (flat per-packet cost = ratio near 1). Packets are counted by the
 //      device models (sum of packets_echoed); a run whose guest did not exit 0 is marked FAIL.
 //      V1 and V2 subtract the time of the same configuration without traffic (bench_vmbus_setup).
+//      V2 also prints the steady-state cost: (time of 200000 packets - time of 20000, from
+//      bench_vmbus_warm) / 180000, which leaves out each vCPU's one-time translation of the echo loop.
 //
-// usage: hvsim_bench GUEST_DIR [repetitions]
+// usage: hvsim_bench GUEST_DIR [repetitions [SECTIONS]]
 #include <unicorn/unicorn.h>
 
 #include <algorithm>
@@ -134,14 +136,22 @@ EchoRun run_echo(const std::string& elf, unsigned channels, unsigned vcpus) {
   return r;
 }
 
-// One configuration, best of `reps`: the echo load (bench_vmbus_echo) and the same run without
-// traffic (bench_vmbus_setup: boot, connect, opens, close, unload), whose time is subtracted.
+// One configuration, best of `reps`: the echo load (bench_vmbus_echo), the same run without
+// traffic (bench_vmbus_setup: boot, connect, opens, close, unload), whose time is subtracted, and
+// a tenth of the traffic (bench_vmbus_warm), which gives the steady-state cost of one more packet
+// once every vCPU's engine has translated the echo loop (a fixed cost per vCPU).
 struct EchoResult {
   EchoRun load;
+  EchoRun warm;
   double setup = 0;
   bool ok = false;
   double ns_per_packet() const {
     return load.packets ? (load.seconds - setup) / static_cast<double>(load.packets) * 1e9 : 0;
+  }
+  double steady_ns_per_packet() const {
+    return load.packets > warm.packets
+               ? (load.seconds - warm.seconds) / static_cast<double>(load.packets - warm.packets) * 1e9
+               : 0;
   }
 };
 
@@ -151,10 +161,13 @@ EchoResult measure_echo(const std::string& dir, unsigned channels, unsigned vcpu
   for (int i = 0; i < reps && r.ok; ++i) {
     EchoRun load = run_echo(dir + "/bench_vmbus_echo.elf", channels, vcpus);
     EchoRun setup = run_echo(dir + "/bench_vmbus_setup.elf", channels, vcpus);
-    r.ok = load.ok && setup.ok;
+    EchoRun warm = run_echo(dir + "/bench_vmbus_warm.elf", channels, vcpus);
+    r.ok = load.ok && setup.ok && warm.ok;
     if (i == 0 || !r.ok || load.seconds < r.load.seconds) r.load = load;
     if (i == 0 || !setup.ok || setup.seconds < r.setup) r.setup = setup.seconds;
+    if (i == 0 || !warm.ok || warm.seconds < r.warm.seconds) r.warm = warm;
     if (!setup.ok) r.load.verdict = "setup run " + setup.verdict;
+    if (!warm.ok) r.load.verdict = "warm run " + warm.verdict;
   }
   return r;
 }
@@ -163,10 +176,11 @@ EchoResult measure_echo(const std::string& dir, unsigned channels, unsigned vcpu
 void print_echo(unsigned channels, unsigned vcpus, const EchoResult& r, const EchoResult& base) {
   bool ok = r.ok && r.load.packets == base.load.packets;
   double ratio = base.ns_per_packet() > 0 ? r.ns_per_packet() / base.ns_per_packet() : 0.0;
-  std::printf("V2: %3u channels (%2u active) %2u VPs: %6llu packets, %.3f s - setup %.3f s: %6.1f ns/packet, "
-              "ratio %.2f",
+  double steady = base.steady_ns_per_packet() > 0 ? r.steady_ns_per_packet() / base.steady_ns_per_packet() : 0.0;
+  std::printf("V2: %3u channels (%3u active) %2u VPs: %6llu packets, %.3f s - setup %.3f s: %6.1f ns/packet, "
+              "ratio %.2f; steady %6.1f ns/packet, ratio %.2f",
               channels, r.load.active, vcpus, static_cast<unsigned long long>(r.load.packets), r.load.seconds, r.setup,
-              r.ns_per_packet(), ratio);
+              r.ns_per_packet(), ratio, r.steady_ns_per_packet(), steady);
   if (r.load.unnecessary_signals)
     std::printf(", %llu unnecessary signals", static_cast<unsigned long long>(r.load.unnecessary_signals));
   if (!ok) std::printf("  FAIL (%s)", r.load.verdict.c_str());

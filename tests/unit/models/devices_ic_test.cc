@@ -17,12 +17,13 @@
 #include "models/devices/shutdown/protocol.h"
 #include "models/devices/timesync/device.h"
 #include "models/devices/timesync/protocol.h"
+#include "tests/support/payload_bytes.h"
 #include "tests/support/recording_channel_io.h"
 
 namespace hvsim::devices {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
+using test::Bytes;
 using ic::IcDevice;
 using ic::IcVersion;
 
@@ -32,16 +33,8 @@ using Sent = test::SentPacket;
 using FakeIo = test::RecordingChannelIo;
 
 // --- wire helpers (offsets from PROTOCOL.md §7.2) ---
-template <typename T> T get(const Bytes& b, size_t off) {
-  T v{};
-  EXPECT_LE(off + sizeof v, b.size());
-  if (off + sizeof v <= b.size()) std::memcpy(&v, b.data() + off, sizeof v);
-  return v;
-}
-template <typename T> void put(Bytes& b, size_t off, T v) {
-  ASSERT_LE(off + sizeof v, b.size());
-  std::memcpy(b.data() + off, &v, sizeof v);
-}
+using test::get;
+using test::put;
 constexpr size_t kMsgType = 12, kMsgSize = 18, kStatus = 20, kTxId = 24, kFlags = 25, kBody = 28;
 
 vmbus::RingPacket packet_of(uint16_t type, uint64_t trans_id, const Bytes& payload) {

@@ -13,12 +13,13 @@
 #include "models/devices/ic/protocol.h"
 #include "models/devices/kvp/device.h"
 #include "models/devices/kvp/protocol.h"
+#include "tests/support/payload_bytes.h"
 #include "tests/support/recording_channel_io.h"
 
 namespace hvsim::devices {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
+using test::Bytes;
 using FakeIo = test::RecordingChannelIo;
 using Sent = test::SentPacket;
 using ic::IcVersion;
@@ -30,16 +31,8 @@ constexpr size_t kMsgType = 12, kMsgVersion = 14, kMsgSize = 18, kStatus = 20, k
 constexpr size_t kKeySize = 8, kValueType = 4, kValueSize = 12, kKey = 16, kValue = 16 + 512;  // GET / SET
 constexpr size_t kEnumIndex = 4, kEnumKeySize = 12, kEnumValueSize = 16, kEnumKey = 20, kEnumValue = 20 + 512;
 
-template <typename T> T get(const Bytes& b, size_t off) {
-  T v{};
-  EXPECT_LE(off + sizeof v, b.size());
-  if (off + sizeof v <= b.size()) std::memcpy(&v, b.data() + off, sizeof v);
-  return v;
-}
-template <typename T> void put(Bytes& b, size_t off, T v) {
-  ASSERT_LE(off + sizeof v, b.size());
-  std::memcpy(b.data() + off, &v, sizeof v);
-}
+using test::get;
+using test::put;
 // UTF-16LE bytes of `units`, no terminator.
 Bytes utf16le(std::u16string_view units) {
   Bytes out;

@@ -1,6 +1,7 @@
 // What the Hyper-V partition model asks of the machine that hosts it: overlay pages (shown over
-// guest RAM at a GPA, for one VP or all), partition reset, crash notification, guest idle, and
-// per-VP run time. Implemented by the machine; tests use a recording fake.
+// guest RAM at a GPA, for one VP or all), each VP's view of guest memory, partition reset, crash
+// notification, guest idle, and per-VP run time. Implemented by the machine; tests use a
+// recording fake.
 #pragma once
 
 #include <array>
@@ -27,6 +28,9 @@ class HvPlatform {
   virtual bool place_overlay(OverlayKind kind, VpIndex vp, std::optional<uint64_t> gpa) = 0;
   // The overlay's 4096-byte host page (valid for the machine's lifetime).
   virtual uint8_t* overlay_page(OverlayKind kind, VpIndex vp) = 0;
+  // Guest memory as VP `vp` sees it (overlays shown to it included), for reads the hypervisor
+  // makes on the VP's behalf (the crash message).
+  virtual PhysicalMemory& vp_memory(VpIndex vp) = 0;
   virtual void reset_partition() = 0;
   virtual void crash_notify(const CrashReport& report) = 0;
   // GUEST_IDLE: the VP waits until an interrupt is pending, even with interrupts disabled.

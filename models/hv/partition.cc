@@ -8,9 +8,8 @@
 
 namespace hvsim::hv {
 
-HvPartition::HvPartition(const PartitionParams& p, PhysicalMemory& mem, HvPlatform& platform, InterruptSink& irq,
-                         Tracer& tracer)
-    : params_(p), mem_(mem), platform_(platform), irq_(irq), tracer_(tracer), ref_tsc_(tracer), tsc_hz_(p.tsc_hz) {
+HvPartition::HvPartition(const PartitionParams& p, HvPlatform& platform, InterruptSink& irq, Tracer& tracer)
+    : params_(p), platform_(platform), irq_(irq), tracer_(tracer), ref_tsc_(tracer), tsc_hz_(p.tsc_hz) {
   StimerOptions timer_options;
   timer_options.direct_mode_available = p.hv.stimer_direct || !p.hv.enforce_cpuid;
   for (VpIndex vp = 0; vp < p.vcpu_count; ++vp) {
@@ -58,11 +57,14 @@ void HvPartition::place_hypercall_page(VirtualTime) {
   platform_.place_overlay(OverlayKind::kHypercall, 0, state_.hypercall & kOverlayGpaMask);
 }
 
+// VP_ASSIST_PAGE: every accepted write with Enable shows a zeroed page (as KVM clears it). A
+// refused placement (#GP) leaves the page where it was with its content.
 bool HvPartition::write_overlay_msr(OverlayKind kind, VpIndex vp, uint64_t value, VirtualTime) {
   std::optional<uint64_t> gpa;
   if (value & kOverlayEnable) gpa = value & kOverlayGpaMask;
+  if (!platform_.place_overlay(kind, vp, gpa)) return false;
   if (gpa) std::memset(platform_.overlay_page(kind, vp), 0, 4096);
-  return platform_.place_overlay(kind, vp, gpa);
+  return true;
 }
 
 // REFERENCE_TSC (§2.4): b0 enable, [11:1] RsvdP, [63:12] GPA.
@@ -96,14 +98,15 @@ void HvPartition::change_tsc_frequency(uint64_t new_hz, uint64_t guest_tsc_now, 
 }
 
 // CRASH_CTL with CrashNotify (§2.8): report P0..P4, and with CrashMessage the message at P3
-// (GPA) of length P4 (at most 4096 bytes; an unreadable buffer gives an empty message).
-void HvPartition::crash_notify(uint64_t ctl) {
+// (GPA) of length P4 (at most 4096 bytes; a longer P4 is cut to 4096), read as the writing VP
+// sees that memory and cut at the first NUL; an unreadable buffer (outside RAM) gives no message.
+void HvPartition::crash_notify(VpIndex vp, uint64_t ctl) {
   CrashReport r;
   r.params = state_.crash;
   if (ctl & HV_CRASH_CTL_CRASH_NOTIFY_MSG) {
     uint64_t len = std::min<uint64_t>(state_.crash[4], kCrashMessageMax);
     std::string msg(len, '\0');
-    if (len > 0 && mem_.read(state_.crash[3], msg.data(), len)) {
+    if (len > 0 && platform_.vp_memory(vp).read(state_.crash[3], msg.data(), len)) {
       msg.resize(std::strlen(msg.c_str()));
       r.message = msg;
     }

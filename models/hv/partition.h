@@ -8,7 +8,8 @@
 // all supported enlightenments once the Hyper-V interface is exposed). An MSR that does not
 // exist, a write to a read-only one or a reserved-bit violation is #GP. The APIC-access MSRs
 // 0x40000070-72 are answered "not mine" when they exist, so the local APIC model handles them.
-// Overlay pages, reset, crash notification and guest idle go to the HvPlatform.
+// Overlay pages, each VP's view of guest memory, reset, crash notification and guest idle go to
+// the HvPlatform.
 #pragma once
 
 #include <array>
@@ -41,7 +42,7 @@ struct MsrValue { bool gp = false; uint64_t value = 0; };
 
 class HvPartition {
  public:
-  HvPartition(const PartitionParams& p, PhysicalMemory& mem, HvPlatform& platform, InterruptSink& irq, Tracer& tracer);
+  HvPartition(const PartitionParams& p, HvPlatform& platform, InterruptSink& irq, Tracer& tracer);
 
   std::optional<MsrValue> msr_read(VpIndex vp, uint32_t msr, VirtualTime now);
   // true: written; false: #GP.
@@ -91,11 +92,10 @@ class HvPartition {
   bool write_reference_tsc(uint64_t value, VirtualTime now);
   void publish_reference_tsc(uint64_t guest_tsc_now, VirtualTime now);
   bool write_overlay_msr(OverlayKind kind, VpIndex vp, uint64_t value, VirtualTime now);
-  void crash_notify(uint64_t ctl);
+  void crash_notify(VpIndex vp, uint64_t ctl);
   void trace_write(VpIndex vp, uint32_t msr, uint64_t value, VirtualTime now);
 
   PartitionParams params_;
-  PhysicalMemory& mem_;
   HvPlatform& platform_;
   InterruptSink& irq_;
   Tracer& tracer_;

@@ -133,7 +133,7 @@ std::optional<bool> HvPartition::msr_write(VpIndex vp, uint32_t msr, uint64_t va
         done = true;
         break;
       case HV_X64_MSR_CRASH_CTL:
-        if (value & HV_CRASH_CTL_CRASH_NOTIFY) crash_notify(value);
+        if (value & HV_CRASH_CTL_CRASH_NOTIFY) crash_notify(vp, value);
         done = true;
         break;
       case HV_X64_MSR_REENLIGHTENMENT_CONTROL:

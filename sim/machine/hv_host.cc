@@ -8,7 +8,7 @@ namespace {
 // The hypercall registers of one vCPU (TLFS x64 convention, PROTOCOL.md §3.2).
 class VcpuHypercallIo final : public hv::HypercallIo {
  public:
-  VcpuHypercallIo(VcpuContext& v, bool xmm) : v_(v), xmm_(xmm) {}
+  VcpuHypercallIo(VcpuContext& v, PhysicalMemory& view, bool xmm) : v_(v), view_(view), xmm_(xmm) {}
   uint64_t control() const override { return v_.reg(Reg::kRcx); }
   uint64_t input_gpa() const override { return v_.reg(Reg::kRdx); }
   uint64_t output_gpa() const override { return v_.reg(Reg::kR8); }
@@ -28,9 +28,11 @@ class VcpuHypercallIo final : public hv::HypercallIo {
   void set_control(uint64_t rcx) override { v_.set_reg(Reg::kRcx, rcx); }
   bool is_64bit_mode() const override { return v_.in_64bit_mode(); }
   unsigned cpl() const override { return v_.cpl(); }
+  PhysicalMemory& memory() override { return view_; }
 
  private:
   VcpuContext& v_;
+  PhysicalMemory& view_;
   bool xmm_;
 };
 
@@ -52,18 +54,19 @@ hv::HypercallConfig hypercall_config(const hv::Enlightenments& e) {
 
 HvHost::HvHost(const hv::PartitionParams& params, GuestMemory& mem, HvMachine& machine, Tracer& tracer)
     : machine_(machine),
-      ram_(mem),
       overlays_(mem, params.vcpu_count,
                 [this](int vp, uint64_t gpa, std::optional<uint32_t> o) { machine_.hv_set_page(vp, gpa, o); }, tracer),
-      partition_(params, ram_, static_cast<hv::HvPlatform&>(*this), static_cast<hv::InterruptSink&>(*this), tracer),
-      dispatcher_(ram_, static_cast<hv::HypercallTarget&>(*this), hypercall_config(params.hv), tracer) {
+      partition_(params, static_cast<hv::HvPlatform&>(*this), static_cast<hv::InterruptSink&>(*this), tracer),
+      dispatcher_(static_cast<hv::HypercallTarget&>(*this), hypercall_config(params.hv), tracer) {
   // TLFS (PROTOCOL.md §2.3): the hypercall page is read/execute for the guest, a write is #GP.
   // No source gives a write rule for the other overlays: the guest may write them.
   using Access = GuestMemory::GuestAccess;
   overlay_ids_[{hv::OverlayKind::kHypercall, kNoVp}] = overlays_.create("hypercall", kNoVp, Access::kReadExecute);
   overlay_ids_[{hv::OverlayKind::kReferenceTsc, kNoVp}] = overlays_.create("reference_tsc", kNoVp, Access::kReadWrite);
+  views_.reserve(params.vcpu_count);
   for (uint32_t v = 0; v < params.vcpu_count; ++v) {
     int vp = static_cast<int>(v);
+    views_.emplace_back(mem, overlays_, vp);
     overlay_ids_[{hv::OverlayKind::kVpAssist, vp}] = overlays_.create("vp_assist", vp, Access::kReadWrite);
     overlay_ids_[{hv::OverlayKind::kSimp, vp}] = overlays_.create("simp", vp, Access::kReadWrite);
     overlay_ids_[{hv::OverlayKind::kSiefp, vp}] = overlays_.create("siefp", vp, Access::kReadWrite);
@@ -100,7 +103,7 @@ HypercallResult HvHost::hypercall(VcpuContext& v) {
   // TLFS: hypercalls need the Hyper-V interface and an enabled hypercall page, else #UD.
   if (!partition_.enabled() || !partition_.hypercall_page_enabled()) return HypercallResult::kUndefined;
   now_ = v.now();
-  VcpuHypercallIo io(v, hypercall_config(partition_.params().hv).xmm_input);
+  VcpuHypercallIo io(v, views_[static_cast<size_t>(v.vp())], hypercall_config(partition_.params().hv).xmm_input);
   hv::HypercallOutcome o = dispatcher_.dispatch(static_cast<hv::VpIndex>(v.vp()), now_, io);
   if (o.ud) return HypercallResult::kUndefined;
   return o.retry ? HypercallResult::kRetry : HypercallResult::kDone;

@@ -3,6 +3,8 @@
 // the synthetic MSRs and the hypervisor CPUID leaves, runs hypercalls for VMCALL/VMMCALL (only
 // while the guest has enabled the hypercall page, else #UD), owns the overlay pages, and turns the
 // models' requests into machine actions (interrupts, reset and crash verdicts, guest idle).
+// Hypercall parameter blocks and the crash message are read and written through the calling VP's
+// view of memory (VpMemoryView: an overlay shown to that VP occupies its GPA).
 // Message and event routing by connection id goes to whoever registered the connection (the
 // VMBus host, tests); an unregistered connection is HV_STATUS_INVALID_CONNECTION_ID.
 #pragma once
@@ -11,13 +13,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "models/hv/hypercall/dispatcher.h"
 #include "models/hv/partition.h"
 #include "sim/cpu/vcpu_exits.h"
 #include "sim/machine/msr_handler.h"
 #include "sim/machine/overlays.h"
-#include "sim/machine/ram_access.h"
+#include "sim/machine/vp_memory_view.h"
 
 namespace hvsim {
 
@@ -60,6 +63,7 @@ class HvHost final : public MsrHandler, private hv::HvPlatform, private hv::Inte
   // hv::HvPlatform
   bool place_overlay(hv::OverlayKind kind, hv::VpIndex vp, std::optional<uint64_t> gpa) override;
   uint8_t* overlay_page(hv::OverlayKind kind, hv::VpIndex vp) override;
+  PhysicalMemory& vp_memory(hv::VpIndex vp) override { return views_[vp]; }
   void reset_partition() override { machine_.hv_reset(); }
   void crash_notify(const hv::CrashReport& r) override { machine_.hv_crash(r); }
   void guest_idle(hv::VpIndex vp) override { machine_.hv_idle(static_cast<int>(vp)); }
@@ -79,9 +83,9 @@ class HvHost final : public MsrHandler, private hv::HvPlatform, private hv::Inte
   uint16_t set_vp_register(hv::VpIndex vp, uint32_t name, uint64_t value) override;
 
   HvMachine& machine_;
-  RamAccess ram_;
   OverlayPages overlays_;
   std::map<std::pair<hv::OverlayKind, int>, OverlayPages::Id> overlay_ids_;
+  std::vector<VpMemoryView> views_;  // one per VP
   hv::HvPartition partition_;
   hv::HypercallDispatcher dispatcher_;
   std::map<uint32_t, MessagePort> message_ports_;

@@ -25,6 +25,15 @@ bool OverlayPages::place(Id id, std::optional<uint64_t> gpa, VirtualTime now) {
   return true;
 }
 
+const GuestMemory::OverlayPage* OverlayPages::shown(int vp, uint64_t gpa) const {
+  auto it = shown_.find({vp, gpa});
+  if (it == shown_.end()) return nullptr;
+  for (const Slot& s : slots_) {
+    if (s.page.index == it->second) return &s.page;
+  }
+  return nullptr;
+}
+
 std::optional<uint32_t> OverlayPages::visible(int vp, uint64_t gpa) const {
   const Slot* top = nullptr;
   for (const Slot& s : slots_) {

@@ -51,7 +51,22 @@ TEST(Cli, HyperVCrashNotificationAndResetAreVerdicts) {
   test::CliResult crash = test::run_hvsim("run --guest " + test::guest("hv_crash") + " --no-console");
   EXPECT_EQ(crash.status, 3) << crash.err;
   EXPECT_NE(crash.err.find("guest crash notification (CRASH_CTL): P0=0x"), std::string::npos) << crash.err;
-  EXPECT_NE(crash.err.find("message: "), std::string::npos) << crash.err;
+  EXPECT_NE(crash.err.find("P3=0x"), std::string::npos) << crash.err;
+  EXPECT_NE(crash.err.find("\n  message: hv_crash: deliberate crash notification from the conformance guest\n"),
+            std::string::npos)
+      << crash.err;
+  // CRASH_P4 over the 4096-byte limit (PROTOCOL.md §2.8): the first 4096 bytes are reported.
+  test::CliResult lng = test::run_hvsim("run --guest " + test::guest("hv_crash_long") + " --no-console");
+  EXPECT_EQ(lng.status, 3) << lng.err;
+  EXPECT_NE(lng.err.find(" P4=0x1388\n"), std::string::npos) << lng.err;
+  std::string first_4096;
+  for (unsigned i = 0; i < 4096; ++i) first_4096 += static_cast<char>('a' + i % 26);
+  EXPECT_NE(lng.err.find("\n  message: " + first_4096 + "\n"), std::string::npos) << lng.err;
+  // CRASH_P3 outside RAM: the verdict names P3/P4 and reports no message.
+  test::CliResult far = test::run_hvsim("run --guest " + test::guest("hv_crash_far") + " --no-console");
+  EXPECT_EQ(far.status, 3) << far.err;
+  EXPECT_NE(far.err.find(" P3=0x200000000000 P4=0x40\n"), std::string::npos) << far.err;
+  EXPECT_EQ(far.err.find("message:"), std::string::npos) << far.err;
   test::CliResult reset = test::run_hvsim("run --guest " + test::guest("hv_reset") + " --no-console");
   EXPECT_EQ(reset.status, 0) << reset.err;
   EXPECT_NE(reset.err.find("verdict=reset status=0"), std::string::npos) << reset.err;

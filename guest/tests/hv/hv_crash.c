@@ -6,7 +6,12 @@
  * CrashMessage. The hypervisor must end the run right there with the crash verdict (status 3,
  * the report naming P0-P4 and the message). If execution continues past the write, the guest
  * prints "crash notification ignored" and exits 1; a failed pre-check exits 1 without the write.
- * Pass condition: exit status 3. Run:
+ * Pass condition: exit status 3. Built three times (CRASH_VARIANT):
+ *   hv_crash       the message "hv_crash: deliberate crash notification from the conformance guest";
+ *   hv_crash_long  P4 = 5000 (over the 4096-byte limit of 2.8) for a 5000-byte buffer of 'a'..'z'
+ *                  repeated, no NUL: hvsim reports the first 4096 bytes;
+ *   hv_crash_far   P3 = 2^45 (outside RAM), P4 = 64: hvsim reports no message.
+ * Cli.HyperVCrashNotificationAndResetAreVerdicts checks the reported text of each. Run:
  *   hvsim run --guest hv_crash.elf --hv hv-passthrough
  */
 #include "hv_test.h"
@@ -14,7 +19,31 @@
 #define HV_CRASH_CTL_MESSAGE ((uint64_t)1 << 62)
 
 static const uint64_t params[5] = {0x1111111111111111ull, 0x2222222222222222ull, 0x3333333333333333ull, 0, 0};
+#ifndef CRASH_VARIANT
+#define CRASH_VARIANT 0
+#endif
+#define LONG_MESSAGE_BYTES 5000u
+#define FAR_GPA ((uint64_t)1 << 45)
+
 static char msg[] = "hv_crash: deliberate crash notification from the conformance guest";
+static char long_msg[LONG_MESSAGE_BYTES];
+
+/* P3 (message GPA) and P4 (length) of this variant. */
+static void message_params(uint64_t *gpa, uint64_t *len)
+{
+    if (CRASH_VARIANT == 1) {
+        for (unsigned i = 0; i < LONG_MESSAGE_BYTES; i++)
+            long_msg[i] = (char)('a' + i % 26);
+        *gpa = (uint64_t)(uintptr_t)long_msg;
+        *len = LONG_MESSAGE_BYTES;
+    } else if (CRASH_VARIANT == 2) {
+        *gpa = FAR_GPA;
+        *len = 64;
+    } else {
+        *gpa = (uint64_t)(uintptr_t)msg;
+        *len = sizeof(msg) - 1;
+    }
+}
 
 int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
 {
@@ -30,7 +59,8 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     CHECK(!fault && (ctl & HV_CRASH_CTL_NOTIFY) && (ctl & HV_CRASH_CTL_MESSAGE),
           "CRASH_CTL reads the capabilities CrashNotify|CrashMessage (0x%lx, fault 0x%x)", ctl, fault);
 
-    uint64_t p[5] = {params[0], params[1], params[2], (uint64_t)(uintptr_t)msg, sizeof(msg) - 1};
+    uint64_t p[5] = {params[0], params[1], params[2], 0, 0};
+    message_params(&p[3], &p[4]);
     uint32_t wf = 0;
     for (unsigned i = 0; i < 5; i++)
         wf |= hvt_wrmsr_safe(HV_MSR_CRASH_P0 + i, p[i]);

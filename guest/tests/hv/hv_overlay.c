@@ -7,7 +7,11 @@
  * only (2.3: a guest write raises #GP at the storing instruction and changes nothing); the
  * reference TSC page has no such rule and takes guest writes. SIMP and SIEFP enabled at a GPA
  * outside RAM are accepted without #GP and show nothing; a timer message held meanwhile arrives
- * once SIMP is back in RAM. Run:
+ * once SIMP is back in RAM. The VP assist page (2.5): reset 0 on each VP, a zero-filled page over
+ * the pattern, RsvdP bits stored, guest stores land in it, a #GP write (outside RAM) changes
+ * nothing, per VP (VP 1 sees the RAM under VP 0's page, and its own page at the same GPA), and
+ * moving or disabling it gives the pattern back. Hypercall parameter blocks in an overlay page are
+ * read and written as the calling VP sees that page (the overlay, not the RAM beneath). Run:
  *   hvsim run --guest hv_overlay.elf --hv hv-passthrough --vcpus 2
  */
 #include "hv_test.h"
@@ -281,6 +285,212 @@ static void t_per_vp_overlay(void *arg)
     CHECK(ok && r_mism == 0, "VP 1 sees the RAM pattern again after disabling its SIMP (%u differ)", r_mism);
 }
 
+/* VP_ASSIST_PAGE (2.1, 2.5): V, RW, reset 0; b0 Enable, [11:1] RsvdP, [63:12] GPA. hvsim stores the
+ * written value (RsvdP bits included), shows a zero-filled page on every enabling write (as KVM
+ * clears it), never writes the page itself (2.5: apic_assist may stay 0), and keeps it per VP. */
+#define ASSIST_RSVDP ((uint64_t)0xFFE)
+#define ASSIST_MARK0 0xA5515700A5515700ull
+#define ASSIST_MARK1 0xA5515701A5515701ull
+#define ASSIST_MARK_QWORD 5u
+
+static volatile uint64_t r_msr;
+static volatile uint64_t r_mark;
+
+static void remote_assist_read(void *arg)
+{
+    (void)arg;
+    r_fault = hvt_rdmsr_safe(HV_MSR_VP_ASSIST_PAGE, (uint64_t *)&r_msr);
+}
+
+/* VP 1 looks at the page without touching its own VP_ASSIST_PAGE. */
+static void remote_assist_look(void *arg)
+{
+    volatile uint64_t *p = arg;
+    r_mism = mismatches(p);
+    r_zero = nonzero(p);
+    r_mark = p[ASSIST_MARK_QWORD];
+}
+
+static void remote_assist_on(void *arg)
+{
+    volatile uint64_t *p = arg;
+    r_fault = hvt_wrmsr_safe(HV_MSR_VP_ASSIST_PAGE, gpa_of(p) | HV_PAGE_ENABLE);
+    r_zero = nonzero(p);
+    r_mism = mismatches(p);
+    p[ASSIST_MARK_QWORD] = ASSIST_MARK1;
+    r_mark = p[ASSIST_MARK_QWORD];
+}
+
+static void remote_assist_off(void *arg)
+{
+    volatile uint64_t *p = arg;
+    r_fault = hvt_wrmsr_safe(HV_MSR_VP_ASSIST_PAGE, 0);
+    r_mism = mismatches(p);
+}
+
+static void t_vp_assist(void *arg)
+{
+    (void)arg;
+    uint64_t v = ~0ull;
+    int two = hvsim_boot->vcpu_count >= 2;
+    uint32_t f = hvt_rdmsr_safe(HV_MSR_VP_ASSIST_PAGE, &v);
+    CHECK(f == 0 && v == 0, "VP_ASSIST_PAGE reset value 0 on VP 0 (0x%lx, fault 0x%x)", v, f);
+    if (two) {
+        int ok = hvt_on_vp(1, remote_assist_read, 0, 20000);
+        CHECK(ok && r_fault == 0 && r_msr == 0, "VP_ASSIST_PAGE reset value 0 on VP 1 (0x%lx)", r_msr);
+    }
+    fill(pg_a);
+    fill(pg_b);
+
+    /* Enable over the pattern: a zero-filled page hides it. */
+    f = hvt_wrmsr_safe(HV_MSR_VP_ASSIST_PAGE, gpa_of(pg_a) | HV_PAGE_ENABLE);
+    hvt_rdmsr_safe(HV_MSR_VP_ASSIST_PAGE, &v);
+    unsigned z = nonzero(pg_a), m = mismatches(pg_a);
+    CHECK(f == 0 && v == (gpa_of(pg_a) | HV_PAGE_ENABLE), "VP_ASSIST_PAGE enable reads back 0x%lx (fault 0x%x)", v, f);
+    CHECK(z == 0 && m == 512, "VP assist overlay is zero-filled and hides the RAM pattern (%u non-zero, %u of 512 differ)",
+          z, m);
+    /* RsvdP bits 11:1 (2.1): accepted without #GP; hvsim stores them as written. */
+    f = hvt_wrmsr_safe(HV_MSR_VP_ASSIST_PAGE, gpa_of(pg_a) | ASSIST_RSVDP | HV_PAGE_ENABLE);
+    hvt_rdmsr_safe(HV_MSR_VP_ASSIST_PAGE, &v);
+    CHECK(f == 0 && v == (gpa_of(pg_a) | ASSIST_RSVDP | HV_PAGE_ENABLE),
+          "VP_ASSIST_PAGE RsvdP bits 11:1 accepted and read back as written (0x%lx, fault 0x%x)", v, f);
+    z = nonzero(pg_a);
+    CHECK(z == 0, "the page stays shown and zero-filled after the RsvdP write (%u non-zero)", z);
+
+    /* The guest writes to its assist page (Linux exchanges apic_assist): it lands in the overlay. */
+    pg_a[ASSIST_MARK_QWORD] = ASSIST_MARK0;
+    CHECK(pg_a[ASSIST_MARK_QWORD] == ASSIST_MARK0, "a guest store to the VP assist page reads back");
+    uint32_t far = hvt_wrmsr_safe(HV_MSR_VP_ASSIST_PAGE, FAR_GPA | HV_PAGE_ENABLE);
+    hvt_rdmsr_safe(HV_MSR_VP_ASSIST_PAGE, &v);
+    CHECK(far == HVT_GP0 && v == (gpa_of(pg_a) | ASSIST_RSVDP | HV_PAGE_ENABLE) &&
+              pg_a[ASSIST_MARK_QWORD] == ASSIST_MARK0,
+          "VP_ASSIST_PAGE enabled outside RAM: #GP (0x%x), MSR (0x%lx), page and its content unchanged (0x%lx)", far, v,
+          pg_a[ASSIST_MARK_QWORD]);
+
+    if (two) {
+        /* Per VP: VP 1 sees the RAM under VP 0's assist page, then its own page at the same GPA. */
+        int ok = hvt_on_vp(1, remote_assist_look, (void *)pg_a, 20000);
+        CHECK(ok && r_mism == 0, "VP 1 sees the RAM pattern under VP 0's VP assist page (%u qwords differ)", r_mism);
+        ok = hvt_on_vp(1, remote_assist_on, (void *)pg_a, 20000);
+        CHECK(ok && r_fault == 0 && r_zero == 0,
+              "VP 1 enables its own VP assist page at the same GPA and sees a zero-filled page (%u non-zero, fault 0x%x)",
+              r_zero, r_fault);
+        CHECK(pg_a[ASSIST_MARK_QWORD] == ASSIST_MARK0,
+              "VP 0 still sees its own VP assist page (mark 0x%lx), not VP 1's", pg_a[ASSIST_MARK_QWORD]);
+        ok = hvt_on_vp(1, remote_assist_look, (void *)pg_a, 20000);
+        CHECK(ok && r_mark == ASSIST_MARK1, "VP 1 sees its own mark 0x%lx, not VP 0's", r_mark);
+        ok = hvt_on_vp(1, remote_assist_off, (void *)pg_a, 20000);
+        CHECK(ok && r_fault == 0 && r_mism == 0,
+              "VP 1 disables its VP assist page and sees the RAM pattern again (%u qwords differ)", r_mism);
+    }
+
+    /* Re-enabling at the same GPA shows a zero-filled page again (hvsim clears on every enable). */
+    f = hvt_wrmsr_safe(HV_MSR_VP_ASSIST_PAGE, gpa_of(pg_a) | HV_PAGE_ENABLE);
+    z = nonzero(pg_a);
+    CHECK(f == 0 && z == 0, "re-enabling VP_ASSIST_PAGE at the same GPA shows a zero-filled page (%u non-zero)", z);
+    pg_a[ASSIST_MARK_QWORD] = ASSIST_MARK0;
+
+    /* Move: A shows its RAM byte for byte, B the zero-filled page. */
+    f = hvt_wrmsr_safe(HV_MSR_VP_ASSIST_PAGE, gpa_of(pg_b) | HV_PAGE_ENABLE);
+    m = mismatches(pg_a);
+    z = nonzero(pg_b);
+    CHECK(f == 0 && m == 0, "moving the VP assist page restores the old page's pattern (%u qwords differ)", m);
+    CHECK(z == 0 && mismatches(pg_b) == 512, "the moved VP assist page is zero-filled at the new GPA (%u non-zero)", z);
+    if (two) {
+        int ok = hvt_on_vp(1, remote_assist_look, (void *)pg_b, 20000);
+        CHECK(ok && r_mism == 0, "VP 1 sees the RAM pattern under VP 0's moved VP assist page (%u differ)", r_mism);
+    }
+
+    /* Disable: B shows its RAM byte for byte; a disabled GPA is stored and shows nothing. */
+    f = hvt_wrmsr_safe(HV_MSR_VP_ASSIST_PAGE, gpa_of(pg_b));
+    hvt_rdmsr_safe(HV_MSR_VP_ASSIST_PAGE, &v);
+    m = mismatches(pg_b);
+    CHECK(f == 0 && v == gpa_of(pg_b) && m == 0,
+          "disabling the VP assist page restores the pattern (%u qwords differ), GPA kept (0x%lx)", m, v);
+    m = mismatches(pg_a) + mismatches(pg_b);
+    CHECK(m == 0, "VP assist page disabled: both RAM patterns unchanged (%u qwords differ)", m);
+    hvt_wrmsr_safe(HV_MSR_VP_ASSIST_PAGE, 0);
+}
+
+/* Hypercall parameter blocks in an overlay page: on Hyper-V the overlay occupies its GPA, so the
+ * hypervisor reads and writes what the calling VP sees there (hvsim: the caller's view, with the
+ * overlays shown to that VP). The RAM beneath holds a PostMessage block with payload size 241
+ * (INVALID_PARAMETER); VP 0's VP assist page over it holds a valid one for unregistered connection
+ * 0x7777 (INVALID_CONNECTION_ID). VP 1, with no overlay there, reads the RAM. An output block in
+ * VP 0's assist page lands in the overlay, not in RAM; one in the hypercall page (which the guest
+ * may not write) is refused with INVALID_ALIGNMENT and changes nothing. */
+#define BLOCK_CONNECTION 0x7777u
+#define OUT_OFFSET 0x800u
+
+static volatile uint64_t r_status;
+
+static void post_block(volatile uint64_t *p, uint32_t size)
+{
+    volatile uint32_t *w = (volatile uint32_t *)p;
+    w[0] = BLOCK_CONNECTION;
+    w[1] = 0;
+    w[2] = 1; /* message type */
+    w[3] = size;
+}
+
+static void remote_post(void *arg)
+{
+    r_status = hvt_hypercall(HVCALL_POST_MESSAGE, gpa_of(arg), 0);
+}
+
+static void t_hypercall_blocks_in_overlays(void *arg)
+{
+    (void)arg;
+    if (!CHECK(hvt_hypercall_setup(), "hypercall page enabled"))
+        return;
+    fill(pg_a);
+    fill(pg_b);
+    post_block(pg_a, HV_MESSAGE_PAYLOAD_BYTES + 1); /* in RAM: invalid */
+    uint64_t ram_head[2] = {pg_a[0], pg_a[1]};
+    uint32_t f = hvt_wrmsr_safe(HV_MSR_VP_ASSIST_PAGE, gpa_of(pg_a) | HV_PAGE_ENABLE);
+    post_block(pg_a, 16); /* in VP 0's overlay: valid */
+    uint64_t r = hvt_hypercall(HVCALL_POST_MESSAGE, gpa_of(pg_a), 0);
+    CHECK(f == 0 && HV_RESULT_STATUS(r) == HV_STATUS_INVALID_CONNECTION_ID,
+          "PostMessage input in VP 0's VP assist page is read from the overlay: status 0x%x (want 0x12; 0x5 = the RAM "
+          "beneath was read)",
+          HV_RESULT_STATUS(r));
+    if (hvsim_boot->vcpu_count >= 2) {
+        int ok = hvt_on_vp(1, remote_post, (void *)pg_a, 20000);
+        CHECK(ok && HV_RESULT_STATUS(r_status) == HV_STATUS_INVALID_PARAMETER,
+              "VP 1's PostMessage at the same GPA reads its own view, the RAM: status 0x%x (want 0x5)",
+              HV_RESULT_STATUS(r_status));
+    }
+
+    /* Output into the overlay: GetVpRegisters(self, GuestOsId), input in RAM (pg_b). */
+    volatile uint64_t *in = pg_b;
+    in[0] = HV_PARTITION_ID_SELF;
+    in[1] = HV_VP_INDEX_SELF;
+    in[2] = HV_REGISTER_GUEST_OS_ID;
+    uint64_t os_id = hvt_rdmsr_or(HV_MSR_GUEST_OS_ID, 0);
+    r = hvt_hypercall(HVCALL_GET_VP_REGISTERS | HV_CONTROL_REP_COUNT(1), gpa_of(in), gpa_of(pg_a) + OUT_OFFSET);
+    uint64_t got = pg_a[OUT_OFFSET / 8];
+    CHECK(HV_RESULT_STATUS(r) == HV_STATUS_SUCCESS && got == os_id && os_id != 0,
+          "GetVpRegisters output in VP 0's VP assist page lands in the overlay (0x%lx, GUEST_OS_ID 0x%lx, status 0x%x)",
+          got, os_id, HV_RESULT_STATUS(r));
+
+    /* Output into the hypercall page: the guest may not write it, nor may a hypercall for it. */
+    volatile uint8_t *hp = hvt_hypercall_page;
+    r = hvt_hypercall(HVCALL_GET_VP_REGISTERS | HV_CONTROL_REP_COUNT(1), gpa_of(in), gpa_of(hp) + OUT_OFFSET);
+    unsigned changed = 0;
+    for (unsigned i = 0; i < 16; i++)
+        changed += hp[OUT_OFFSET + i] != 0xCC;
+    CHECK(HV_RESULT_STATUS(r) == HV_STATUS_INVALID_ALIGNMENT && changed == 0 && has_stub(hp),
+          "GetVpRegisters output in the hypercall page is refused: status 0x%x (want 0x4), %u bytes changed", HV_RESULT_STATUS(r),
+          changed);
+
+    hvt_wrmsr_safe(HV_MSR_VP_ASSIST_PAGE, 0);
+    unsigned m = 0;
+    for (unsigned i = 2; i < 512; i++)
+        m += pg_a[i] != pattern(gpa_of(pg_a), i);
+    CHECK(m == 0 && pg_a[0] == ram_head[0] && pg_a[1] == ram_head[1],
+          "VP assist page disabled: the RAM beneath never saw the overlay's block or the output (%u qwords differ)", m);
+}
+
 int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
 {
     (void)bi;
@@ -295,5 +505,7 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     hvt_run("SIMP/SIEFP overlay", t_synic_overlay, 0);
     hvt_run("per-VP overlay", t_per_vp_overlay, 0);
     hvt_run("SIMP/SIEFP outside RAM", t_synic_outside_ram, 0);
+    hvt_run("VP assist page", t_vp_assist, 0);
+    hvt_run("hypercall blocks in overlay pages", t_hypercall_blocks_in_overlays, 0);
     return hvt_finish();
 }

@@ -114,9 +114,8 @@ const HypercallDispatcher::Spec* HypercallDispatcher::find_spec(uint16_t code) {
   return nullptr;
 }
 
-HypercallDispatcher::HypercallDispatcher(PhysicalMemory& mem, HypercallTarget& target, const HypercallConfig& config,
-                                         Tracer& tracer)
-    : mem_(mem), config_(config), tracer_(tracer), handlers_(target, config.extended_gva_ranges) {}
+HypercallDispatcher::HypercallDispatcher(HypercallTarget& target, const HypercallConfig& config, Tracer& tracer)
+    : config_(config), tracer_(tracer), handlers_(target, config.extended_gva_ranges) {}
 
 bool HypercallDispatcher::enabled(const Spec& s) const {
   switch (s.feature) {
@@ -246,20 +245,24 @@ uint16_t HypercallDispatcher::load_fast(const HypercallIo& io, size_t in_len, si
 
 // Memory input: both blocks placed per TLFS "Alignment Requirements", not overlapping, and inside
 // guest memory ("not within the bounds of the GPA space" is INVALID_ALIGNMENT in the TLFS status
-// table). The output block is probed by a read so that no handler runs when it cannot be stored.
-uint16_t HypercallDispatcher::load_memory(const HypercallIo& io, size_t in_len, size_t out_len) {
+// table), read and written through the caller's view (io.memory()). The output block is probed by
+// reading it and writing the same bytes back, so no handler runs when it cannot be stored.
+uint16_t HypercallDispatcher::load_memory(HypercallIo& io, size_t in_len, size_t out_len) {
+  PhysicalMemory& mem = io.memory();
   uint64_t in_gpa = io.input_gpa();
   uint64_t out_gpa = io.output_gpa();
   if (uint16_t st = check_block(in_gpa, in_len)) return st;
   if (uint16_t st = check_block(out_gpa, out_len)) return st;
   if (overlaps(in_gpa, in_len, out_gpa, out_len)) return HV_STATUS_INVALID_ALIGNMENT;
-  if (in_len != 0 && !mem_.read(in_gpa, input_.data(), in_len)) return HV_STATUS_INVALID_ALIGNMENT;
-  if (out_len != 0 && !mem_.read(out_gpa, output_.data(), out_len)) return HV_STATUS_INVALID_ALIGNMENT;
+  if (in_len != 0 && !mem.read(in_gpa, input_.data(), in_len)) return HV_STATUS_INVALID_ALIGNMENT;
+  if (out_len != 0 && !(mem.read(out_gpa, output_.data(), out_len) && mem.write(out_gpa, output_.data(), out_len))) {
+    return HV_STATUS_INVALID_ALIGNMENT;
+  }
   return HV_STATUS_SUCCESS;
 }
 
 bool HypercallDispatcher::store_output(const Control& c, HypercallIo& io, size_t in_len, size_t begin, size_t end) {
-  if (!c.fast) return mem_.write(io.output_gpa() + begin, output_.data() + begin, end - begin);
+  if (!c.fast) return io.memory().write(io.output_gpa() + begin, output_.data() + begin, end - begin);
   size_t first_xmm_qword = 2 * register_pairs(in_len) - 2;  // in_len > 0 here (load_fast)
   for (size_t q = begin / 8; q < (end + 7) / 8; ++q) {
     uint64_t v;

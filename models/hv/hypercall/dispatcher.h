@@ -1,8 +1,8 @@
 // The hypercall dispatcher: decodes the hypercall input value (PROTOCOL.md §3.1, TLFS
 // hypercall-interface.md), checks it in the order below, fetches the input block (memory, fast
 // registers or XMM fast registers, §3.2), runs the call's handler (handlers.h), stores the output
-// and the result value (status | reps completed << 32). Sans-IO: registers come through
-// HypercallIo, guest memory through PhysicalMemory, host effects through HypercallTarget.
+// and the result value (status | reps completed << 32). Sans-IO: registers and the calling VP's
+// view of guest memory come through HypercallIo, host effects through HypercallTarget.
 // Rep calls do at most `max_reps_per_dispatch` elements per dispatch and then ask the CPU side to
 // re-execute the instruction with the updated rep start index (TLFS "Hypercall Continuation").
 // Every dispatch emits one TracePoint::kHcall record. Omitted: the x86-32 and arm64 conventions,
@@ -56,8 +56,7 @@ struct HypercallOutcome {
 
 class HypercallDispatcher {
  public:
-  HypercallDispatcher(PhysicalMemory& mem, HypercallTarget& target, const HypercallConfig& config,
-                      Tracer& tracer);
+  HypercallDispatcher(HypercallTarget& target, const HypercallConfig& config, Tracer& tracer);
 
   // Check order (first failure wins):
   //  1. not 64-bit mode or CPL > 0            -> #UD (TLFS "Legal Hypercall Environments")
@@ -70,7 +69,8 @@ class HypercallDispatcher {
   //     fast output (or no room for it) -> INVALID_HYPERCALL_INPUT; input > 16 bytes without XMM
   //     fast input -> #UD (TLFS "XMM Fast Hypercall Input")
   //  7. memory: a GPA not 8-byte aligned, a block crossing a 4 KiB page, input and output
-  //     overlapping, or a block outside guest memory -> INVALID_ALIGNMENT (TLFS status table)
+  //     overlapping, a block outside guest memory or an output block the caller cannot write
+  //     (io.memory() refuses it) -> INVALID_ALIGNMENT (TLFS status table)
   //  8. the handler's own checks (handlers.h)
   HypercallOutcome dispatch(VpIndex vp, VirtualTime now, HypercallIo& io);
 
@@ -85,10 +85,9 @@ class HypercallDispatcher {
   Result run(VpIndex vp, const Control& c, HypercallIo& io);
   bool enabled(const Spec& s) const;
   uint16_t load_fast(const HypercallIo& io, size_t in_len, size_t out_len, bool& ud);
-  uint16_t load_memory(const HypercallIo& io, size_t in_len, size_t out_len);
+  uint16_t load_memory(HypercallIo& io, size_t in_len, size_t out_len);
   bool store_output(const Control& c, HypercallIo& io, size_t in_len, size_t begin, size_t end);
 
-  PhysicalMemory& mem_;
   HypercallConfig config_;
   Tracer& tracer_;
   HypercallHandlers handlers_;

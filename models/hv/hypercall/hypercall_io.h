@@ -3,11 +3,15 @@
 // PROTOCOL.md §3.2 / TLFS hypercall-interface.md: RCX control word, RDX/R8 input and output GPAs
 // (or the first two fast input qwords), XMM0-XMM5 for XMM fast input/output, RAX result value.
 // The CPU side also reports the caller's mode and CPL, which decide #UD (TLFS "Legal Hypercall
-// Environments"). Omitted: the x86-32 convention (EDX:EAX...) and arm64 (§3.3, §3.4); fast output
-// through RDX/R8 (hvsim writes fast output to XMM registers only).
+// Environments"), and gives the caller's view of guest memory for the parameter blocks: what the
+// VP's own loads and stores see, overlay pages included (on Hyper-V an overlay occupies its GPA).
+// Omitted: the x86-32 convention (EDX:EAX...) and arm64 (§3.3, §3.4); fast output through RDX/R8
+// (hvsim writes fast output to XMM registers only).
 #pragma once
 
 #include <cstdint>
+
+#include "sim/core/physical_memory.h"
 
 namespace hvsim::hv {
 
@@ -27,6 +31,9 @@ class HypercallIo {  // one hypercall in progress on one VP
   virtual void set_control(uint64_t rcx) = 0;
   virtual bool is_64bit_mode() const = 0;  // EFER.LMA && CS.L
   virtual unsigned cpl() const = 0;
+  // Guest memory as this VP sees it (memory-form input and output blocks); a write the VP could
+  // not make itself (outside RAM, a read-only overlay such as the hypercall page) fails.
+  virtual PhysicalMemory& memory() = 0;
 };
 
 }  // namespace hvsim::hv

@@ -24,6 +24,7 @@ using test::FlatMemory;
 
 class FakeIo : public HypercallIo {
  public:
+  explicit FakeIo(PhysicalMemory& view) : view_(view) {}
   uint64_t control() const override { return rcx; }
   uint64_t input_gpa() const override { return rdx; }
   uint64_t output_gpa() const override { return r8; }
@@ -34,6 +35,7 @@ class FakeIo : public HypercallIo {
   void set_control(uint64_t v) override { new_rcx = v; }
   bool is_64bit_mode() const override { return long_mode; }
   unsigned cpl() const override { return ring; }
+  PhysicalMemory& memory() override { return view_; }
 
   uint64_t rcx = 0, rdx = 0, r8 = 0;
   std::array<uint64_t, 12> xmm{};
@@ -43,6 +45,26 @@ class FakeIo : public HypercallIo {
   std::optional<uint64_t> rax;
   std::optional<uint64_t> new_rcx;
   std::map<unsigned, uint64_t> xmm_out;
+
+ private:
+  PhysicalMemory& view_;
+};
+
+// The calling VP's view of the flat memory (HypercallIo::memory()); writes that touch
+// `read_only_page` are refused, as the machine refuses them for a read-only overlay (the
+// hypercall page).
+class CallerView final : public PhysicalMemory {
+ public:
+  explicit CallerView(FlatMemory& m) : m_(m) {}
+  bool read(uint64_t gpa, void* dst, size_t len) override { return m_.read(gpa, dst, len); }
+  bool write(uint64_t gpa, const void* src, size_t len) override {
+    if (read_only_page && gpa < *read_only_page + 0x1000 && *read_only_page < gpa + len) return false;
+    return m_.write(gpa, src, len);
+  }
+  std::optional<uint64_t> read_only_page;
+
+ private:
+  FlatMemory& m_;
 };
 
 using RecordingTarget = test::RecordingHypercallTarget;
@@ -60,7 +82,7 @@ class HypercallDispatcherTest : public ::testing::Test {
   HypercallDispatcherTest() { tracer.enable_capture(); }
 
   HypercallOutcome call(uint64_t control, uint64_t in = kIn, uint64_t out = kOut) {
-    if (!dispatcher) dispatcher = std::make_unique<HypercallDispatcher>(mem, target, config, tracer);
+    if (!dispatcher) dispatcher = std::make_unique<HypercallDispatcher>(target, config, tracer);
     io.rcx = control;
     io.rdx = in;
     io.r8 = out;
@@ -73,10 +95,11 @@ class HypercallDispatcherTest : public ::testing::Test {
   void put_signal(uint64_t gpa, uint32_t conn, uint16_t flag) { mem.put(gpa, HvSignalEventInput{conn, flag, 0}); }
 
   FlatMemory mem{0x10000};
+  CallerView view{mem};
   RecordingTarget target;
   HypercallConfig config;
   Tracer tracer;
-  FakeIo io;
+  FakeIo io{view};
   std::unique_ptr<HypercallDispatcher> dispatcher;
 };
 
@@ -207,6 +230,27 @@ TEST_F(HypercallDispatcherTest, BlockOutsideGuestMemoryIsInvalidAlignment) {
   EXPECT_EQ(status(), HV_STATUS_INVALID_ALIGNMENT);
   call(ctl(HVCALL_SIGNAL_EVENT), ~0ull & ~7ull);  // top of the address space: no wrap-around
   EXPECT_EQ(status(), HV_STATUS_INVALID_ALIGNMENT);
+}
+
+// The blocks go through the caller's view: an output block it cannot write is refused before the
+// handler runs (nothing consumed), and the bytes there stay as they were.
+TEST_F(HypercallDispatcherTest, OutputTheCallerCannotWriteIsInvalidAlignmentBeforeTheHandlerRuns) {
+  config.debugging = true;
+  mem.put(kIn, HvPostDebugDataInput{4, 0});
+  mem.put<uint32_t>(kIn + 8, 0x64636261);
+  call(ctl(HVCALL_POST_DEBUG_DATA));
+  ASSERT_EQ(dispatcher->debug_pending(), 4u);
+  mem.put(kIn, HvRetrieveDebugDataInput{3, 0, 0});
+  mem.put<uint64_t>(kOut + 0x100, 0x1122334455667788);
+  view.read_only_page = kOut;
+  call(ctl(HVCALL_RETRIEVE_DEBUG_DATA), kIn, kOut + 0x100);
+  EXPECT_EQ(status(), HV_STATUS_INVALID_ALIGNMENT);
+  EXPECT_EQ(dispatcher->debug_pending(), 4u) << "the handler ran";
+  EXPECT_EQ(mem.get<uint64_t>(kOut + 0x100), 0x1122334455667788u);
+  view.read_only_page.reset();
+  call(ctl(HVCALL_RETRIEVE_DEBUG_DATA), kIn, kOut + 0x100);
+  EXPECT_EQ(status(), HV_STATUS_SUCCESS);
+  EXPECT_EQ(dispatcher->debug_pending(), 1u);
 }
 
 TEST_F(HypercallDispatcherTest, OverlappingInputAndOutputIsInvalidAlignment) {

@@ -160,6 +160,15 @@ uint16_t HvPartition::set_vp_register(VpIndex vp, uint32_t name, uint64_t value,
   return ok && *ok ? HV_STATUS_SUCCESS : HV_STATUS_INVALID_PARAMETER;
 }
 
+bool HvPartition::retries_pending() const {
+  for (const auto& v : vps_) {
+    if (v->synic->queued_total() != 0) return true;
+    for (unsigned n = 0; n < kHvStimerCount; ++n)
+      if (v->timers->expiry_pending(n)) return true;
+  }
+  return false;
+}
+
 std::optional<VirtualTime> HvPartition::poll(VirtualTime now) {
   std::optional<VirtualTime> next;
   for (auto& v : vps_) {

@@ -54,6 +54,9 @@ class HvPartition {
 
   // Fires due synthetic timers and retries queued messages; returns the next deadline.
   std::optional<VirtualTime> poll(VirtualTime now);
+  // Whether a poll has retries to make besides deadlines: queued SynIC messages or timer expiries
+  // waiting for a slot (their slot may have been freed by a guest store, which no exit reports).
+  bool retries_pending() const;
 
   bool enabled() const { return any_enlightenment(params_.hv); }
   bool hypercall_page_enabled() const { return state_.hypercall & kOverlayEnable; }

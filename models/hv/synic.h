@@ -110,6 +110,7 @@ class SynIc {
 
   // Messages waiting in a SINT's queue (inspection).
   size_t queued(unsigned sint) const { return sint < kHvSintCount ? state_.queue[sint].size() : 0; }
+  size_t queued_total() const { return state_.queued; }
   // Power-on state: registers at reset values, queues empty, both buffers detached.
   void reset();
 

@@ -97,6 +97,12 @@ class VmbusHost {
 
   // Handles everything due at `now`; returns the next deadline (host work or device timers).
   std::optional<VirtualTime> poll(VirtualTime now);
+  // Whether a poll has work besides its deadline: messages waiting for the guest's slot, channels
+  // draining into or watching guest rings (guest stores that no exit reports can unblock them),
+  // devices touched since the last poll.
+  bool retries_pending() const {
+    return !outbox_.empty() || !inbox_.empty() || !draining_.empty() || !rewriting_.empty() || any_touched_;
+  }
 
   // --- host actions (API and scenarios); false if the device is unknown or the action does not apply ---
   bool offer(std::string_view device, VirtualTime now);    // hot-add (or re-offer after release)

@@ -47,6 +47,7 @@ class HvHost final : public MsrHandler, private hv::HvPlatform, private hv::Inte
   std::optional<bool> msr_write(VcpuContext& v, uint32_t msr, uint64_t value) override;
   HypercallResult hypercall(VcpuContext& v);
   std::optional<VirtualTime> poll(VirtualTime now) { return partition_.poll(now); }
+  bool retries_pending() const { return partition_.retries_pending(); }
   hv::HvPartition& partition() { return partition_; }
 
   // Connection endpoints for HvCallPostMessage / HvCallSignalEvent (§4.5).

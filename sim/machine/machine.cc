@@ -143,6 +143,7 @@ uint64_t Machine::observed_tsc(int vp, VirtualTime now) {
 }
 
 MsrRead Machine::on_rdmsr(VcpuContext& v, uint32_t msr) {
+  models_touched_ = true;
   MsrRead r{true, 0};
   bool claimed = false;
   for (MsrHandler* h : msr_handlers_) {
@@ -161,6 +162,8 @@ MsrRead Machine::on_rdmsr(VcpuContext& v, uint32_t msr) {
 }
 
 bool Machine::on_wrmsr(VcpuContext& v, uint32_t msr, uint64_t value) {
+  // An EOI changes only the local APIC's in-service state, never a model's next step.
+  if (msr != apic::kMsrX2ApicFirst + (apic::kRegEoi >> 4) && msr != apic::HV_X64_MSR_EOI) models_touched_ = true;
   std::optional<bool> ok;
   for (MsrHandler* h : msr_handlers_) {
     if ((ok = h->msr_write(v, msr, value))) break;
@@ -195,6 +198,7 @@ CpuidResult Machine::on_cpuid(VcpuContext& v, uint32_t leaf, uint32_t subleaf) {
 }
 
 uint32_t Machine::on_io_in(VcpuContext& v, uint16_t port, unsigned size) {
+  models_touched_ = true;
   for (const PortRange& r : ports_) {
     if (port >= r.first && port - r.first < r.count) {
       uint32_t value = r.dev->io_in(v, static_cast<uint16_t>(port - r.first), size);
@@ -210,6 +214,7 @@ uint32_t Machine::on_io_in(VcpuContext& v, uint16_t port, unsigned size) {
 }
 
 void Machine::on_io_out(VcpuContext& v, uint16_t port, unsigned size, uint32_t value) {
+  models_touched_ = true;
   if (port == kExitPort) {
     tracer_.emit(TracePoint::kIoOut, v.now(), v.vp(),
                  {TraceField::hex("port", port), TraceField::u64("size", size), TraceField::hex("value", value)});
@@ -237,12 +242,14 @@ void Machine::on_io_out(VcpuContext& v, uint16_t port, unsigned size, uint32_t v
 }
 
 uint64_t Machine::on_rdtsc(VcpuContext& v) {
+  models_touched_ = true;  // the TSC high-water mark moves the local APICs' TSC view
   uint64_t tsc = observed_tsc(v.vp(), v.now());
   tracer_.emit(TracePoint::kRdtsc, v.now(), v.vp(), {TraceField::u64("tsc", tsc)});
   return tsc;
 }
 
 HypercallResult Machine::on_hypercall(VcpuContext& v) {
+  models_touched_ = true;
   HypercallResult r = hypercall_ ? hypercall_(v) : hv_->hypercall(v);
   tracer_.emit(TracePoint::kHypercall, v.now(), v.vp(),
                {TraceField::hex("control", v.reg(Reg::kRcx)), TraceField::u64("result", static_cast<uint64_t>(r))});

@@ -169,6 +169,7 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   uint64_t observed_tsc(int vp, VirtualTime now);
   void build_hypervisor();
   void poll_models(VirtualTime at);
+  bool needs_poll(VirtualTime at) const;
   std::optional<VirtualTime> next_wake() const;
   void console_byte(VcpuContext& v, uint8_t byte);
   void flush_console_line(VirtualTime t, int vp);
@@ -191,6 +192,9 @@ class Machine final : private VcpuExitHandler, private apic::IpiTarget, private 
   std::unique_ptr<HvHost> hv_;
   std::unique_ptr<VmbusBridge> vmbus_;
   std::optional<VirtualTime> model_wake_;  // the models' earliest deadline after the last poll
+  bool repoll_ = false;                    // the last poll asked to be polled again at once
+  // A guest exit since the last poll may have changed what the models do next (see needs_poll).
+  bool models_touched_ = true;
   // Guest-visible TSC: tsc_base_ticks_ at tsc_base_time_, then tsc_hz_ (changes on migration).
   VirtualTime tsc_base_time_;
   uint64_t tsc_base_ticks_ = 0;

@@ -79,11 +79,13 @@ std::optional<bool> Machine::msr_write(VcpuContext& v, uint32_t msr, uint64_t va
 
 // xAPIC page at 0xFEE00000: 32-bit accesses only; others read 0 and are ignored.
 uint64_t Machine::mmio_read(VcpuContext& v, uint64_t offset, unsigned size) {
+  models_touched_ = true;
   if (size != 4) return 0;
   return vcpus_[static_cast<size_t>(v.vp())].apic->mmio_read(static_cast<uint32_t>(offset), v.now());
 }
 
 void Machine::mmio_write(VcpuContext& v, uint64_t offset, unsigned size, uint64_t value) {
+  if (offset != apic::kRegEoi) models_touched_ = true;  // as on_wrmsr: an EOI touches no model
   if (size != 4) return;
   apic::LocalApic& a = *vcpus_[static_cast<size_t>(v.vp())].apic;
   a.mmio_write(static_cast<uint32_t>(offset), static_cast<uint32_t>(value), v.now());

@@ -121,6 +121,17 @@ void Machine::poll_models(VirtualTime at) {
     if (t && (!next || *t < *next)) next = t;
   }
   model_wake_ = next && *next > at ? next : std::nullopt;
+  repoll_ = next && *next <= at;
+  models_touched_ = false;
+}
+
+// Whether a poll at `at` could do anything: false only when no deadline is due, no model has
+// retries waiting on guest memory, and no guest exit since the last poll touched a model. Then the
+// poll at the end of a round is skipped; it would change nothing (an idle guest's rounds end in
+// HLT after an EOI, which touches no model). The exit handlers mark the models touched.
+bool Machine::needs_poll(VirtualTime at) const {
+  if (models_touched_ || repoll_ || (model_wake_ && *model_wake_ <= at)) return true;
+  return (hv_->enabled() && hv_->retries_pending()) || (vmbus_ && vmbus_->retries_pending());
 }
 
 // The earliest time something outside the vCPUs happens: a queued event or a model deadline.

@@ -100,7 +100,7 @@ Verdict Machine::run() {
     watches_->refresh();
     run_round(boundary);
     if (verdict_.kind != Verdict::Kind::kNone) break;
-    poll_models(boundary);  // what the guest did during the round (timers armed, EOM), at its end
+    if (needs_poll(boundary)) poll_models(boundary);  // what the guest did during the round (timers armed, EOM)
     bool all_idle = true, wakeable = false;
     for (Slot& s : vcpus_) {
       all_idle = all_idle && s.state != VcpuState::kRunnable;

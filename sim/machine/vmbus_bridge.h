@@ -37,6 +37,7 @@ class VmbusBridge final : private vmbus::VmbusPlatform {
               VmbusMachine& machine, Tracer& tracer);
   vmbus::VmbusHost& host() { return *host_; }
   std::optional<VirtualTime> poll(VirtualTime now) { return host_->poll(now); }
+  bool retries_pending() const { return host_->retries_pending(); }
 
  private:
   vmbus::MessageDelivery post_message(vmbus::VpIndex vp, unsigned sint, std::span<const uint8_t> msg,

@@ -72,5 +72,32 @@ TEST(SynicQueue, SixteenWaitBehindTheBusySlotAndArriveInOrderOnePerEom) {
   EXPECT_EQ(count(trace, "\"result\":\"queued\""), hv::SynIc::kMessageQueueDepth);
 }
 
+// hvsim retries queued messages at the end of every round (SynIc::poll_pending), also a round in
+// which the guest made no exit that touches a model (Machine::needs_poll): a slot freed by a plain
+// store, with no EOM, takes the queued message before the halted guest is left asleep for good.
+TEST(SynicQueue, ASlotFreedByAStoreIsRefilledBeforeTheGuestSleeps) {
+  MachineParams p;
+  p.guest = test::guest("hv_msg_no_eom");
+  p.echo_console = false;
+  p.vmbus_devices = "none";
+  p.max_time = VirtualTime::from_ms(50);
+  Machine m(p);
+  std::vector<hv::PostResult> posted;
+  m.events().schedule(VirtualTime::from_ms(1), EventPriority::kHost, [&] {
+    for (uint64_t seq = 0; seq < 2; ++seq) {
+      hv::HvMessage msg{};
+      msg.header.message_type = 1;
+      msg.header.payload_size = sizeof seq;
+      std::memcpy(msg.payload, &seq, sizeof seq);
+      posted.push_back(m.hv().partition().synic(0).post_message(kSint, msg, m.now()));
+    }
+  });
+  Verdict v = m.run();
+  ASSERT_EQ(v.kind, Verdict::Kind::kExit) << v.message << "\n" << m.console_output();
+  EXPECT_EQ(v.exit_code, 0u) << m.console_output();
+  EXPECT_EQ(posted, (std::vector<hv::PostResult>{hv::PostResult::kDelivered, hv::PostResult::kQueued}));
+  EXPECT_LT(m.now(), VirtualTime::from_ms(2)) << "message 1 came at once, not at a later wake-up";
+}
+
 }  // namespace
 }  // namespace hvsim

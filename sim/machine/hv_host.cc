@@ -1,6 +1,7 @@
 #include "sim/machine/hv_host.h"
 
 #include "models/hv/hvdef_hypercall.h"
+#include "models/hv/hypercall/privileges.h"
 
 namespace hvsim {
 namespace {
@@ -36,20 +37,6 @@ class VcpuHypercallIo final : public hv::HypercallIo {
   bool xmm_;
 };
 
-hv::HypercallConfig hypercall_config(const hv::Enlightenments& e) {
-  // Without hv-enforce-cpuid every implemented call is available (as for MSRs, KVM's rule).
-  bool all = !e.enforce_cpuid;
-  hv::HypercallConfig c;
-  c.long_spin_wait = all || e.spinlocks != 0xffffffffu;
-  c.post_messages = c.signal_events = all || e.synic;
-  c.tlb_flush = all || e.tlbflush;
-  c.extended_gva_ranges = e.tlbflush_ext;  // only when CPUID 0x40000003 EDX b14 says so
-  c.cluster_ipi = all || e.ipi;
-  c.ex_processor_masks = all || e.tlbflush || e.ipi;  // 0x40000004 EAX b11 comes with either
-  c.xmm_input = all || e.xmm_input;
-  return c;
-}
-
 }  // namespace
 
 HvHost::HvHost(const hv::PartitionParams& params, GuestMemory& mem, HvMachine& machine, Tracer& tracer)
@@ -57,7 +44,7 @@ HvHost::HvHost(const hv::PartitionParams& params, GuestMemory& mem, HvMachine& m
       overlays_(mem, params.vcpu_count,
                 [this](int vp, uint64_t gpa, std::optional<uint32_t> o) { machine_.hv_set_page(vp, gpa, o); }, tracer),
       partition_(params, static_cast<hv::HvPlatform&>(*this), static_cast<hv::InterruptSink&>(*this), tracer),
-      dispatcher_(static_cast<hv::HypercallTarget&>(*this), hypercall_config(params.hv), tracer) {
+      dispatcher_(static_cast<hv::HypercallTarget&>(*this), hv::hypercall_privileges(params.hv), tracer) {
   // TLFS (PROTOCOL.md §2.3): the hypercall page is read/execute for the guest, a write is #GP.
   // No source gives a write rule for the other overlays: the guest may write them.
   using Access = GuestMemory::GuestAccess;
@@ -103,7 +90,7 @@ HypercallResult HvHost::hypercall(VcpuContext& v) {
   // TLFS: hypercalls need the Hyper-V interface and an enabled hypercall page, else #UD.
   if (!partition_.enabled() || !partition_.hypercall_page_enabled()) return HypercallResult::kUndefined;
   now_ = v.now();
-  VcpuHypercallIo io(v, views_[static_cast<size_t>(v.vp())], hypercall_config(partition_.params().hv).xmm_input);
+  VcpuHypercallIo io(v, views_[static_cast<size_t>(v.vp())], hv::hypercall_privileges(partition_.params().hv).xmm_input);
   hv::HypercallOutcome o = dispatcher_.dispatch(static_cast<hv::VpIndex>(v.vp()), now_, io);
   if (o.ud) return HypercallResult::kUndefined;
   return o.retry ? HypercallResult::kRetry : HypercallResult::kDone;

@@ -64,6 +64,13 @@ std::shared_ptr<const BlockInfo> BlockDecoder::run_capstone(uint64_t addr, uint3
       default: break;
     }
     info->ends_with_hlt = insn->id == X86_INS_HLT;
+    switch (insn->id) {
+      case X86_INS_STI: case X86_INS_POPF: case X86_INS_POPFD: case X86_INS_POPFQ: case X86_INS_IRET:
+      case X86_INS_IRETD: case X86_INS_IRETQ: case X86_INS_SYSRET: case X86_INS_SYSEXIT:
+        info->may_set_if = true;
+        break;
+      default: break;
+    }
     bool string_io = insn->id == X86_INS_INSB || insn->id == X86_INS_INSW || insn->id == X86_INS_INSD ||
                      insn->id == X86_INS_OUTSB || insn->id == X86_INS_OUTSW || insn->id == X86_INS_OUTSD;
     bool rep = false;

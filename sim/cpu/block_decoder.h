@@ -41,6 +41,9 @@ struct BlockInfo {
   std::vector<uint32_t> io_offsets;
   bool ends_with_hlt = false;
   bool ends_with_rep_io = false;  // REP INS/OUTS: one I/O exit per element
+  // Has an instruction that can set RFLAGS.IF (STI, POPF, IRET, SYSRET, SYSEXIT): only after
+  // such a block can an interrupt window open (each of them ends QEMU's translation block).
+  bool may_set_if = false;
   // Instructions at or after `rip` in this block (0 if rip is outside it).
   uint32_t not_reached(uint64_t rip) const;
   bool contains(uint64_t rip) const { return rip >= addr && rip < addr + size; }

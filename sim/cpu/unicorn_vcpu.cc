@@ -424,16 +424,21 @@ void UnicornVcpu::hook_block(uc_struct*, uint64_t addr, uint32_t size, void* sel
     uc_emu_stop(v->uc_);
     return;
   }
-  // can_take_interrupt() reads the shadow from the engine's state: a block that starts right after
-  // STI (which ends a translation block) runs before the window opens. It costs an RFLAGS read
-  // (QEMU computes the flags), so a guest that runs long with IF=0 while an interrupt waits is
-  // checked every kWindowCheckBlocks blocks: the interrupt comes at most that many blocks late.
-  if (v->want_irq_window_ && ++v->window_blocks_ % kWindowCheckBlocks == 0 && v->can_take_interrupt()) {
-    v->want_irq_window_ = false;
-    v->kicked_ = true;
-    v->stop_block_ = addr;
-    uc_emu_stop(v->uc_);
-    return;
+  // An interrupt waits for IF=1 and no STI/MOV-SS shadow. IF can rise only in a block that may set
+  // it (BlockInfo::may_set_if), and QEMU ends the block there; after STI the next block is the one
+  // shadowed instruction. So the window is checked at the two block starts after such a block:
+  // the interrupt is taken at the exact instruction boundary where it opens. The check costs an
+  // RFLAGS read (QEMU computes the flags); every kWindowCheckBlocks-th block is checked as well.
+  if (v->want_irq_window_) {
+    bool check = v->if_may_have_risen_ > 0 || ++v->window_blocks_ % kWindowCheckBlocks == 0;
+    if (check && v->can_take_interrupt()) {
+      v->want_irq_window_ = false;
+      v->if_may_have_risen_ = 0;
+      v->kicked_ = true;
+      v->stop_block_ = addr;
+      uc_emu_stop(v->uc_);
+      return;
+    }
   }
   const BlockInfo* b = v->cache_.find(addr, size);
   if (!b) {
@@ -443,6 +448,9 @@ void UnicornVcpu::hook_block(uc_struct*, uint64_t addr, uint32_t size, void* sel
   }
   v->cur_block_ = b;
   v->io_ordinal_ = 0;
+  // Counted down only for blocks that run (not for one stopped by the budget or a restart).
+  if (v->if_may_have_risen_ > 0) --v->if_may_have_risen_;
+  if (b->may_set_if) v->if_may_have_risen_ = 2;
   if (v->trace_blocks_)
     v->tracer_.emit(TracePoint::kBlock, v->now(), v->params_.vp, {TraceField::hex("addr", addr), TraceField::u64("insns", b->count)});
   v->retired_ += b->count;

@@ -224,6 +224,7 @@ class UnicornVcpu final : public VcpuContext {
   bool kicked_ = false;
   bool want_irq_window_ = false;
   uint64_t window_blocks_ = 0;  // blocks run while want_irq_window_ (see hook_block)
+  unsigned if_may_have_risen_ = 0;  // block starts left to check after a may_set_if block
   static constexpr uint64_t kWindowCheckBlocks = 8;
   bool halted_cleanly_ = false;           // the last stop was HLT (which ends any interrupt shadow)
   bool exception_in_flight_ = false;      // QEMU raised an exception since its state was last cleared

@@ -153,6 +153,13 @@ TEST(Machine, HostInterruptWakesAHaltedGuestThroughItsIdt) {
   EXPECT_GE(m.now(), VirtualTime::from_us(20));  // the halted vCPU idled until the interrupt
 }
 
+TEST(Machine, InterruptWindowOpensAtTheExactBoundary) {
+  Machine m(params("irq_window"));
+  Verdict v = m.run();
+  EXPECT_EQ(v.status(), 0) << m.console_output();
+  EXPECT_NE(m.console_output().find("irq_window: ok"), std::string::npos) << m.console_output();
+}
+
 TEST(Machine, TscFrequencyChangeKeepsTheGuestClockConsistent) {
   Machine m(params("tsc_migrate"));
   m.events().schedule(VirtualTime::from_us(200), EventPriority::kScenario, [&] { m.change_tsc_frequency(3000000000); });

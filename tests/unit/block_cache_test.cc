@@ -38,6 +38,18 @@ TEST(BlockCache, RecordsPortIoInOrder) {
   EXPECT_TRUE(b.ends_with_rep_io);
 }
 
+TEST(BlockDecoder, MarksBlocksThatCanSetIf) {
+  BlockDecoder decoder;
+  std::vector<std::vector<uint8_t>> setters = {{0x90, 0xfb}, {0x9d}, {0x48, 0xcf}, {0x48, 0x0f, 0x07}};  // sti, popfq, iretq, sysretq
+  uint64_t at = 0x6000;
+  for (const auto& code : setters) {
+    EXPECT_TRUE(decoder.decode(at, static_cast<uint32_t>(code.size()), code.data())->may_set_if) << at;
+    at += 0x100;
+  }
+  std::vector<uint8_t> others = {0x90, 0xfa, 0x9c, 0xf4};  // nop, cli, pushfq, hlt
+  EXPECT_FALSE(decoder.decode(at, static_cast<uint32_t>(others.size()), others.data())->may_set_if);
+}
+
 TEST(BlockCache, InvalidateDropsEverything) {
   BlockDecoder decoder;
   BlockCache cache(decoder);

@@ -16,12 +16,21 @@ std::string where_text(const TraceSelector& s) {
   return out + " where " + w.dump();
 }
 
-// How many `where` fields the record has with the wanted value.
+// Whether a record's field matches a `where` value: equal, or for {"contains": TEXT} a string
+// with TEXT in it.
+bool field_matches(const json& field, const json& wanted) {
+  if (!wanted.is_object()) return field == wanted;
+  auto text = wanted.find("contains");
+  return field.is_string() && text != wanted.end() && text->is_string() &&
+         field.get_ref<const std::string&>().find(text->get_ref<const std::string&>()) != std::string::npos;
+}
+
+// How many `where` fields the record has with a matching value.
 size_t fields_matching(const TraceRecord& r, const TraceSelector& s) {
   size_t n = 0;
   for (const auto& [k, v] : s.where) {
     auto it = r.fields.find(k);
-    n += it != r.fields.end() && *it == v;
+    n += it != r.fields.end() && field_matches(*it, v);
   }
   return n;
 }

@@ -4,7 +4,8 @@
 // (TraceLog: JSON lines as the tracer formats them, each with its 1-based line number in the
 // run's trace — the line of a --trace file written with the default filter). A trace selector
 // picks records by trace point name ("ev") and `where`: top-level fields equal to the given
-// strings, integers or booleans. Evaluation never throws; each expectation gives a CheckResult
+// strings, integers or booleans, or for a value {"contains": TEXT} string fields with TEXT in
+// them. Evaluation never throws; each expectation gives a CheckResult
 // whose `why` says what was found and where in the trace ("trace line 345 (t=1500us): {...}").
 #pragma once
 
@@ -24,7 +25,8 @@ namespace hvsim::scenario {
 
 struct TraceSelector {
   TracePoint point = TracePoint::kRunStart;
-  std::vector<std::pair<std::string, nlohmann::json>> where;  // key order; values: string, integer, boolean
+  // Key order; values: string, integer, boolean (equal), or {"contains": TEXT} (a string holding TEXT).
+  std::vector<std::pair<std::string, nlohmann::json>> where;
 };
 
 struct ExitCodeExpectation { uint32_t code = 0; };
@@ -78,7 +80,7 @@ struct CheckResult {
   std::string why;          // failures: what was found instead and where
 };
 
-// Whether the record is of the selector's point and has every `where` field with its value.
+// Whether the record is of the selector's point and has every `where` field with a matching value.
 bool matches(const TraceRecord& r, const TraceSelector& s);
 // The trace point named `name` ("vmbus.channel"), if any.
 std::optional<TracePoint> trace_point_named(std::string_view name);

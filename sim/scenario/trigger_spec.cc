@@ -151,7 +151,13 @@ TraceSelector parse_selector(const Value& name, const std::optional<Value>& wher
   if (where) {
     for (const auto& [key, value] : where->members()) {
       const nlohmann::json& j = value.json();
-      if (!j.is_string() && !j.is_number_integer() && !j.is_boolean()) value.fail("a string, an integer or a boolean");
+      if (j.is_object()) {  // {"contains": TEXT}: a string field with TEXT in it
+        Object o(value, {"contains"});
+        Value text = o.required("contains");
+        if (text.string().empty()) text.fail("a non-empty string");
+      } else if (!j.is_string() && !j.is_number_integer() && !j.is_boolean()) {
+        value.fail("a string, an integer, a boolean or {\"contains\": \"text\"}");
+      }
       sel.where.emplace_back(key, j);
     }
   }

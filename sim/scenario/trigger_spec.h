@@ -66,7 +66,8 @@ struct When {
   Repeat repeat;
 };
 
-// A trace point name and an optional `where` object (expectations and `on` triggers).
+// A trace point name and an optional `where` object (expectations and `on` triggers): each value
+// a string, an integer, a boolean, or {"contains": TEXT} with TEXT a non-empty string.
 TraceSelector parse_selector(const Value& name, const std::optional<Value>& where);
 
 // The timeline-entry keys parse_when() reads (the action's own keys come on top).

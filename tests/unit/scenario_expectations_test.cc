@@ -77,6 +77,22 @@ TEST(ScenarioExpectations, WhereMatchesTopLevelFieldsByTypeAndValue) {
   EXPECT_TRUE(eval(trace(select(TracePoint::kVmbusChannel), 4, 4), log).held) << "no where: every record of the point";
 }
 
+TEST(ScenarioExpectations, ContainsMatchesStringFieldsHoldingTheText) {
+  TraceLog log = canned_log();
+  auto contains = [](const char* text) { return json{{"contains", text}}; };
+  EXPECT_TRUE(eval(trace(select(TracePoint::kVmbusChannel, {{"state", contains("leas")}}), 1, 1), log).held)
+      << "released, inside the word";
+  EXPECT_TRUE(eval(trace(select(TracePoint::kVmbusChannel, {{"device", contains("heartbeat")}}), 4, 4), log).held)
+      << "the whole value";
+  EXPECT_TRUE(eval(trace(select(TracePoint::kVmbusMsgOut, {{"type", contains("ALLOFFERS")}, {"size", 8}}), 1, 1), log).held)
+      << "combined with equality";
+  EXPECT_FALSE(eval(trace(select(TracePoint::kVmbusChannel, {{"state", contains("Released")}})), log).held) << "case matters";
+  EXPECT_FALSE(eval(trace(select(TracePoint::kVmbusChannel, {{"relid", contains("1")}})), log).held) << "a number is no string";
+  EXPECT_FALSE(eval(trace(select(TracePoint::kVmbusChannel, {{"missing", contains("x")}})), log).held);
+  CheckResult r = eval(trace(select(TracePoint::kVmbusChannel, {{"state", contains("gone")}})), log);
+  EXPECT_EQ(r.description, "trace vmbus.channel where {\"state\":{\"contains\":\"gone\"}}");
+}
+
 TEST(ScenarioExpectations, CountsAreExactOrBounded) {
   TraceLog log = canned_log();
   TraceSelector ch = select(TracePoint::kVmbusChannel);

@@ -206,7 +206,7 @@ TEST(ScenarioSpec, WrongTypesAndRangesNameThePointerAndTheValue) {
       {"/timeline/3/hz", 10, "s.json: /timeline/3/hz: expected an integer from 1000000 to 100000000000, got 10"},
       {"/timeline/0/do", "explode", "s.json: /timeline/0/do: expected one of offer, rescind, rescind_relid, push, change_tsc_frequency, set_retarget_lag, set_throttle, shutdown, kvp, send_message, send_offer, send_raw, withhold, delay, clear_response_control, inject_packet, inject_inband, rewrite_packet, rewrite_message, set_fault, got \"explode\""},
       {"/expect/0/exit_code", "0", "s.json: /expect/0/exit_code: expected an integer from 0 to 4294967295, got \"0\""},
-      {"/expect/1/where/relid", 1.0, "s.json: /expect/1/where/relid: expected a string, an integer or a boolean, got 1.0"},
+      {"/expect/1/where/relid", 1.0, "s.json: /expect/1/where/relid: expected a string, an integer, a boolean or {\"contains\": \"text\"}, got 1.0"},
       {"/expect/1/trace", "vmbus.chanel", "s.json: /expect/1/trace: expected a trace point name from sim/core/trace_points.def, e.g. \"vmbus.channel\", got \"vmbus.chanel\""},
       {"/expect/1/after_trace/trace", "nope", "s.json: /expect/1/after_trace/trace: expected a trace point name from sim/core/trace_points.def, e.g. \"vmbus.channel\", got \"nope\""},
       {"/expect/5/no_crash", false, "s.json: /expect/5/no_crash: expected true (to expect a crash, use trace run.verdict with where {\"verdict\": \"crash\"}), got false"},
@@ -301,6 +301,24 @@ TEST(ScenarioSpec, TriggersBecomeTypedValues) {
   EXPECT_EQ(describe(s.timeline[3].when), "at 3ms");
 }
 
+TEST(ScenarioSpec, WhereTakesContainsMatchersInTriggersAndExpectations) {
+  json j = valid();
+  j["timeline"] = json::parse(R"([
+    {"on": {"trace": "console.line", "where": {"text": {"contains": "class heartbeat"}}}, "do": "offer", "device": "t1"}
+  ])");
+  j["expect"][1]["where"] = json::parse(R"({"text": {"contains": "open failed"}, "vp": 0})");
+  j["expect"][1]["trace"] = "console.line";
+  Scenario s = parse(j);
+  const auto& on = std::get<TraceTrigger>(s.timeline[0].when.trigger);
+  ASSERT_EQ(on.select.where.size(), 1u);
+  EXPECT_EQ(on.select.where[0].second, json::parse(R"({"contains": "class heartbeat"})"));
+  const auto& t = std::get<TraceExpectation>(s.expectations[1].what);
+  ASSERT_EQ(t.select.where.size(), 2u);
+  EXPECT_EQ(t.select.where[0].second, json::parse(R"({"contains": "open failed"})"));
+  EXPECT_EQ(t.select.where[1].second, 0);
+  EXPECT_EQ(describe(s.timeline[0].when), "on the 1st console.line where {\"text\":{\"contains\":\"class heartbeat\"}}");
+}
+
 TEST(ScenarioSpec, BadTriggersNameThePointer) {
   struct Case {
     const char* entry;
@@ -316,7 +334,15 @@ TEST(ScenarioSpec, BadTriggersNameThePointer) {
       {R"({"on": {"trace": "run.start", "when": 1}, "do": "offer", "device": "t1"})",
        "s.json: /timeline/0/on/when: unknown key; expected one of: trace, where, nth"},
       {R"({"on": {"trace": "vmbus.channel", "where": {"relid": 1.5}}, "do": "offer", "device": "t1"})",
-       "s.json: /timeline/0/on/where/relid: expected a string, an integer or a boolean, got 1.5"},
+       "s.json: /timeline/0/on/where/relid: expected a string, an integer, a boolean or {\"contains\": \"text\"}, got 1.5"},
+      {R"({"on": {"trace": "console.line", "where": {"text": {"contains": ""}}}, "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/on/where/text/contains: expected a non-empty string, got \"\""},
+      {R"({"on": {"trace": "console.line", "where": {"text": {"contains": 3}}}, "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/on/where/text/contains: expected a string, got 3"},
+      {R"({"on": {"trace": "console.line", "where": {"text": {"prefix": "x"}}}, "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/on/where/text/prefix: unknown key; expected one of: contains"},
+      {R"({"on": {"trace": "console.line", "where": {"text": {}}}, "do": "offer", "device": "t1"})",
+       "s.json: /timeline/0/on/where/text: missing key \"contains\""},
       {R"({"after_insns": {"vp": 2, "count": 10}, "do": "offer", "device": "t1"})",
        "s.json: /timeline/0/after_insns/vp: expected an integer from 0 to 1, got 2"},
       {R"({"after_insns": {"vp": 0}, "do": "offer", "device": "t1"})", "s.json: /timeline/0/after_insns: missing key \"count\""},
@@ -567,7 +593,7 @@ TEST(ScenarioSpec, AnExpectationHasExactlyOneKind) {
 TEST(ScenarioSpec, PointerSegmentsAreEscaped) {
   json j = valid();
   j["expect"][1]["where"]["a/b~c"] = 1.5;
-  EXPECT_EQ(error_of(j), "s.json: /expect/1/where/a~1b~0c: expected a string, an integer or a boolean, got 1.5");
+  EXPECT_EQ(error_of(j), "s.json: /expect/1/where/a~1b~0c: expected a string, an integer, a boolean or {\"contains\": \"text\"}, got 1.5");
 }
 
 TEST(ScenarioSpec, AnUnreadableFileIsAUsageError) {

@@ -400,9 +400,11 @@ void VmbusHost::close_channel(Channel& c, VirtualTime now, const char* why) {
 
 void VmbusHost::finish_teardowns(Channel& c, VirtualTime now) {
   for (uint32_t handle : c.deferred_teardowns) {
+    const Gpadl* g = gpadls_.find(handle);
+    const uint32_t relid = g ? g->relid : 0;  // the channel its GPADL_HEADER named
     if (!teardown_gpadl(handle)) continue;
     tracer_.emit(TracePoint::kVmbusGpadl, now, kNoVp,
-                 {TraceField::hex("gpadl", handle), TraceField::str_("result", "torndown"),
+                 {TraceField::hex("gpadl", handle), TraceField::u64("relid", relid), TraceField::str_("result", "torndown"),
                   TraceField::u64("total_bytes", gpadls_.charged_bytes())});
     GpadlTorndown m{};
     m.hdr.msgtype = static_cast<uint32_t>(MsgType::kGpadlTorndown);

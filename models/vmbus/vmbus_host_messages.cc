@@ -222,7 +222,8 @@ void VmbusHost::on_gpadl_body(std::span<const uint8_t> m, VirtualTime now) {
 void VmbusHost::on_gpadl_teardown(std::span<const uint8_t> m, VirtualTime now) {
   GpadlTeardown t{};
   read_msg(m, t);
-  if (!gpadls_.find(t.gpadl)) {
+  const Gpadl* g = gpadls_.find(t.gpadl);
+  if (!g) {
     // §5.7: teardown of an unknown id gets no reply.
     protocol_error(now, "GPADL_TEARDOWN of an unknown GPADL; no reply", {TraceField::hex("gpadl", t.gpadl)});
     if (gpadls_.teardown(t.gpadl)) {
@@ -243,10 +244,11 @@ void VmbusHost::on_gpadl_teardown(std::span<const uint8_t> m, VirtualTime now) {
       return;
     }
   }
+  const uint32_t gpadl_relid = g->relid;  // the channel its GPADL_HEADER named
   teardown_gpadl(t.gpadl);
   tracer_.emit(TracePoint::kVmbusGpadl, now, kNoVp,
-               {TraceField::hex("gpadl", t.gpadl), TraceField::str_("result", "torndown"),
-                TraceField::u64("total_bytes", gpadls_.charged_bytes())});
+               {TraceField::hex("gpadl", t.gpadl), TraceField::u64("relid", gpadl_relid),
+                TraceField::str_("result", "torndown"), TraceField::u64("total_bytes", gpadls_.charged_bytes())});
   GpadlTorndown r = header_only<GpadlTorndown>(MsgType::kGpadlTorndown);
   r.gpadl = t.gpadl;
   send(r, now);

@@ -248,6 +248,7 @@ TEST_F(VmbusHostTest, RingTeardownWhileOpenIsDeferredUntilClose) {
   EXPECT_EQ(out[0].as<GpadlTorndown>().gpadl, 0xE1E10u);
   EXPECT_EQ(devices_[0]->closes, 1);
   EXPECT_EQ(host_->gpadls().charged_bytes(), 0u);
+  EXPECT_EQ(traced("\"gpadl\":\"0xe1e10\",\"relid\":1,\"result\":\"torndown\""), 1u) << "the record names its channel";
 }
 
 TEST_F(VmbusHostTest, RescindReleaseAndReofferReuseTheRelidOnlyAfterRelease) {
@@ -273,6 +274,7 @@ TEST_F(VmbusHostTest, RescindReleaseAndReofferReuseTheRelidOnlyAfterRelease) {
   t.gpadl = 0xE1E10;
   post_msg(t);
   EXPECT_EQ(take().at(0).type(), static_cast<uint32_t>(MsgType::kGpadlTorndown));
+  EXPECT_EQ(traced("\"gpadl\":\"0xe1e10\",\"relid\":2,\"result\":\"torndown\""), 1u);
   open_channel(2, 0, 0xE1E11);
   out = take();
   ASSERT_EQ(out.size(), 1u) << "GPADL_CREATED only; no OPENCHANNEL_RESULT for a rescinded channel";

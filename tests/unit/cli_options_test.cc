@@ -3,17 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "sim/core/status.h"
+#include "tests/support/usage_error.h"
 
 namespace hvsim {
 namespace {
 
 std::string error_of(std::vector<std::string> args) {
-  try {
-    parse_command_line(args);
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
+  return test::usage_error_of([&] { parse_command_line(args); });
 }
 
 }  // namespace

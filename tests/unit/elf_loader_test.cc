@@ -8,18 +8,12 @@
 
 #include "sim/core/status.h"
 #include "tests/support/elf_builder.h"
+#include "tests/support/usage_error.h"
 
 namespace hvsim {
 namespace {
 
-std::string error_of(const std::vector<uint8_t>& f) {
-  try {
-    parse_elf("g.elf", f);
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::vector<uint8_t>& f) { return test::usage_error_of([&] { parse_elf("g.elf", f); }); }
 
 }  // namespace
 

@@ -4,17 +4,13 @@
 
 #include "sim/cli/cli_options.h"
 #include "sim/core/status.h"
+#include "tests/support/usage_error.h"
 
 namespace hvsim {
 namespace {
 
 std::string usage_error(const std::vector<std::string>& args) {
-  try {
-    parse_command_line(args);
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
+  return test::usage_error_of([&] { parse_command_line(args); });
 }
 
 TEST(ScenarioCli, TheFileAndTheOverridesInOrder) {

@@ -8,6 +8,7 @@
 
 #include "sim/core/status.h"
 #include "sim/scenario/scenario_runner.h"
+#include "tests/support/usage_error.h"
 
 namespace hvsim::scenario {
 namespace {
@@ -36,12 +37,7 @@ T parsed(const json& action) {
 }
 
 std::string error_of(const json& action) {
-  try {
-    parse_scenario(with_action(action).dump(), "s.json");
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
+  return test::usage_error_of([&] { parse_scenario(with_action(action).dump(), "s.json"); });
 }
 
 TEST(ScenarioFaultActions, EveryActionBecomesItsTypedValue) {

@@ -12,6 +12,7 @@
 #include "sim/machine/elf_loader.h"
 #include "sim/scenario/scenario_runner.h"
 #include "tests/support/guests.h"
+#include "tests/support/usage_error.h"
 
 namespace hvsim::scenario {
 namespace {
@@ -52,22 +53,12 @@ Ran run_text(const std::string& text) {
 }
 
 std::string parse_error(const std::string& entry) {
-  try {
+  return test::usage_error_of([&] {
     parse_scenario(scenario_text("hello", R"([{"type": "test", "name": "t1"}])", entry, R"(, "vcpus": 2)"), "s.json");
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
+  });
 }
 
-std::string usage_error(const std::string& text) {
-  try {
-    run_text(text);
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string usage_error(const std::string& text) { return test::usage_error_of([&] { run_text(text); }); }
 
 class GuestWatchTest : public ::testing::Test {
  protected:

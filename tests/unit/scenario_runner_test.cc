@@ -9,6 +9,7 @@
 #include "sim/core/status.h"
 #include "sim/scenario/scenario_runner.h"
 #include "tests/support/guests.h"
+#include "tests/support/usage_error.h"
 
 namespace hvsim::scenario {
 namespace {
@@ -36,14 +37,7 @@ Ran run_text(const std::string& text, const std::vector<std::pair<std::string, s
   return r;
 }
 
-std::string usage_error(const std::string& text) {
-  try {
-    run_text(text);
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string usage_error(const std::string& text) { return test::usage_error_of([&] { run_text(text); }); }
 
 class ScenarioRunnerTest : public ::testing::Test {
  protected:

@@ -7,6 +7,7 @@
 #include "models/devices/instance_id.h"
 #include "sim/core/status.h"
 #include "sim/scenario/scenario_spec.h"
+#include "tests/support/usage_error.h"
 
 namespace hvsim::scenario {
 namespace {
@@ -49,12 +50,7 @@ Scenario parse(const json& j) { return parse_scenario(j.dump(), "s.json"); }
 
 // The UsageError message parsing `text` gives ("" if it parses).
 std::string error_of_text(const std::string& text) {
-  try {
-    parse_scenario(text, "s.json");
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
+  return test::usage_error_of([&] { parse_scenario(text, "s.json"); });
 }
 std::string error_of(const json& j) { return error_of_text(j.dump()); }
 
@@ -392,14 +388,7 @@ TEST(ScenarioSpec, FieldPatchesApplyBeforeValidation) {
   s = parse_scenario(text, "s.json", {{"/machine/hv", "hv-synic,hv-vpindex"}, {"/devices/0/params/period", "7ms"}});
   EXPECT_EQ(s.machine.hv, "hv-synic,hv-vpindex") << "a missing member of an existing object is added";
   EXPECT_EQ(s.devices[0].params.at("period"), "7ms");
-  auto error = [&](FieldPatch p) {
-    try {
-      parse_scenario(text, "s.json", {p});
-    } catch (const UsageError& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
+  auto error = [&](FieldPatch p) { return test::usage_error_of([&] { parse_scenario(text, "s.json", {p}); }); };
   EXPECT_EQ(error({"/machine/vcpus", "two"}), "s.json: --set /machine/vcpus: /machine/vcpus holds a number; expected a non-negative integer, got 'two'");
   EXPECT_EQ(error({"/machine/vcpus", "99"}), "s.json: /machine/vcpus: expected an integer from 1 to 64, got 99") << "then validated as usual";
   EXPECT_EQ(error({"/nope/x", "1"}), "s.json: --set /nope/x: /nope does not exist");

@@ -8,18 +8,12 @@
 #include "sim/core/status.h"
 #include "sim/scenario/sweep.h"
 #include "tests/support/guests.h"
+#include "tests/support/usage_error.h"
 
 namespace hvsim::scenario {
 namespace {
 
-std::string usage_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string usage_error(const std::function<void()>& f) { return test::usage_error_of(f); }
 
 // The catalogue scenario with an `on` trigger, found from this file's path.
 std::string catalogue_scenario() {

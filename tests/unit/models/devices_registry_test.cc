@@ -16,6 +16,7 @@
 #include "models/devices/timesync/device.h"
 #include "sim/core/status.h"
 #include "tests/support/recording_channel_io.h"
+#include "tests/support/usage_error.h"
 
 namespace hvsim::devices {
 namespace {
@@ -23,12 +24,8 @@ namespace {
 DeviceOptions opts(std::map<std::string, std::string> p) { return DeviceOptions{std::move(p)}; }
 
 std::string usage_error(const std::string& type, const std::string& name, const DeviceOptions& o) {
-  try {
-    make_device(type, name, o, 1);
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  std::string e = test::usage_error_of([&] { make_device(type, name, o, 1); });
+  return e.empty() ? "(no error)" : e;
 }
 
 // Answers the pending NEGOTIATE choosing framework 3.0 and `msg`.

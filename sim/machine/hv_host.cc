@@ -90,7 +90,7 @@ HypercallResult HvHost::hypercall(VcpuContext& v) {
   // TLFS: hypercalls need the Hyper-V interface and an enabled hypercall page, else #UD.
   if (!partition_.enabled() || !partition_.hypercall_page_enabled()) return HypercallResult::kUndefined;
   now_ = v.now();
-  VcpuHypercallIo io(v, views_[static_cast<size_t>(v.vp())], hv::hypercall_privileges(partition_.params().hv).xmm_input);
+  VcpuHypercallIo io(v, views_[static_cast<size_t>(v.vp())], dispatcher_.config().xmm_input);
   hv::HypercallOutcome o = dispatcher_.dispatch(static_cast<hv::VpIndex>(v.vp()), now_, io);
   if (o.ud) return HypercallResult::kUndefined;
   return o.retry ? HypercallResult::kRetry : HypercallResult::kDone;

@@ -73,6 +73,7 @@ class HypercallDispatcher {
   //     (io.memory() refuses it) -> INVALID_ALIGNMENT (TLFS status table)
   //  8. the handler's own checks (handlers.h)
   HypercallOutcome dispatch(VpIndex vp, VirtualTime now, HypercallIo& io);
+  const HypercallConfig& config() const { return config_; }
 
   size_t debug_pending() const { return handlers_.debug_pending(); }
   void reset() { handlers_.reset(); }

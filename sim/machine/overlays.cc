@@ -25,13 +25,10 @@ bool OverlayPages::place(Id id, std::optional<uint64_t> gpa, VirtualTime now) {
   return true;
 }
 
-const GuestMemory::OverlayPage* OverlayPages::shown(int vp, uint64_t gpa) const {
+std::optional<uint32_t> OverlayPages::shown(int vp, uint64_t gpa) const {
   auto it = shown_.find({vp, gpa});
-  if (it == shown_.end()) return nullptr;
-  for (const Slot& s : slots_) {
-    if (s.page.index == it->second) return &s.page;
-  }
-  return nullptr;
+  if (it == shown_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<uint32_t> OverlayPages::visible(int vp, uint64_t gpa) const {

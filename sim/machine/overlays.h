@@ -33,8 +33,8 @@ class OverlayPages {
   // Shows the overlay at `gpa` (page-aligned, inside RAM) or hides it (nullopt). False: refused.
   bool place(Id id, std::optional<uint64_t> gpa, VirtualTime now);
   std::optional<uint64_t> placement(Id id) const { return slots_[id.value].gpa; }
-  // The overlay page VP `vp` now sees at page-aligned `gpa`, or nullptr (its RAM).
-  const GuestMemory::OverlayPage* shown(int vp, uint64_t gpa) const;
+  // The index of the overlay page VP `vp` now sees at page-aligned `gpa`, or nullopt (its RAM).
+  std::optional<uint32_t> shown(int vp, uint64_t gpa) const;
 
  private:
   struct Slot {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace hvsim {
 namespace {
@@ -25,9 +26,9 @@ bool VpMemoryView::read(uint64_t gpa, void* dst, size_t len) {
   if (!mem_.contains(gpa, len)) return false;
   auto* out = static_cast<uint8_t*>(dst);
   return each_page(gpa, len, [&](uint64_t at, size_t off, size_t n) {
-    const GuestMemory::OverlayPage* o = overlays_.shown(vp_, at - at % kPage);
+    std::optional<uint32_t> o = overlays_.shown(vp_, at - at % kPage);
     if (!o) return mem_.read(at, out + off, n);
-    std::memcpy(out + off, o->host + at % kPage, n);
+    std::memcpy(out + off, mem_.overlay_host(*o) + at % kPage, n);
     return true;
   });
 }
@@ -35,15 +36,15 @@ bool VpMemoryView::read(uint64_t gpa, void* dst, size_t len) {
 bool VpMemoryView::write(uint64_t gpa, const void* src, size_t len) {
   if (!mem_.contains(gpa, len)) return false;
   bool writable = each_page(gpa, len, [&](uint64_t at, size_t, size_t) {
-    const GuestMemory::OverlayPage* o = overlays_.shown(vp_, at - at % kPage);
-    return !o || mem_.overlay_guest_writable(o->index);
+    std::optional<uint32_t> o = overlays_.shown(vp_, at - at % kPage);
+    return !o || mem_.overlay_guest_writable(*o);
   });
   if (!writable) return false;
   const auto* in = static_cast<const uint8_t*>(src);
   return each_page(gpa, len, [&](uint64_t at, size_t off, size_t n) {
-    const GuestMemory::OverlayPage* o = overlays_.shown(vp_, at - at % kPage);
+    std::optional<uint32_t> o = overlays_.shown(vp_, at - at % kPage);
     if (!o) return mem_.write(at, in + off, n);
-    std::memcpy(o->host + at % kPage, in + off, n);
+    std::memcpy(mem_.overlay_host(*o) + at % kPage, in + off, n);
     return true;
   });
 }

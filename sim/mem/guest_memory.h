@@ -45,6 +45,8 @@ class GuestMemory {
   static constexpr uint32_t kMaxOverlayPages = 1024;
   enum class GuestAccess : uint8_t { kReadWrite, kReadExecute };
   OverlayPage allocate_overlay(GuestAccess access);
+  // Overlay page `index`'s host page (index < the number allocated).
+  uint8_t* overlay_host(uint32_t index) const { return overlay_pages_[index]; }
   bool overlay_guest_writable(uint32_t index) const {
     return index < overlay_access_.size() && overlay_access_[index] == GuestAccess::kReadWrite;
   }

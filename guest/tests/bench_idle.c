@@ -5,9 +5,7 @@
  * if the timer could not be programmed. */
 #include "hvsim_guest.h"
 
-#define MSR_APIC_BASE 0x1B
 #define MSR_X2APIC_EOI 0x80B
-#define MSR_X2APIC_SVR 0x80F
 #define MSR_SCONTROL 0x40000080
 #define MSR_STIMER0_CONFIG 0x400000B0
 #define MSR_STIMER0_COUNT 0x400000B1
@@ -31,8 +29,7 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
         halt_forever();
     idt_install();
     idt_set_handler(0x40, on_tick);
-    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | (1u << 10));
-    wrmsr(MSR_X2APIC_SVR, 0x1FF);
+    x2apic_enable();
     wrmsr(MSR_SCONTROL, 1);
     /* enable | periodic | direct mode | vector 0x40 (bits 11:4) */
     wrmsr(MSR_STIMER0_CONFIG, 1 | 2 | (1u << 12) | (0x40u << 4));

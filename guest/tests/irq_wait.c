@@ -6,9 +6,7 @@
 
 static volatile int taken;
 
-#define MSR_IA32_APIC_BASE 0x1B
 #define MSR_X2APIC_EOI 0x80B
-#define MSR_X2APIC_SVR 0x80F
 
 static void on_irq(struct trap_frame *tf)
 {
@@ -23,8 +21,7 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
         halt_forever();
     idt_install();
     idt_set_handler(0x40, on_irq);
-    wrmsr(MSR_IA32_APIC_BASE, rdmsr(MSR_IA32_APIC_BASE) | (1u << 10)); /* x2APIC mode */
-    wrmsr(MSR_X2APIC_SVR, 0x1FF);                                    /* software enable */
+    x2apic_enable();
     for (int i = 0; i < 4 && !taken; i++)
         __asm__ volatile("sti; hlt; cli" ::: "memory");
     if (!taken) {

@@ -8,9 +8,7 @@
  * Exits 0 and prints "irq_window: ok". Integration test: Machine.InterruptWindowOpensAtTheExactBoundary. */
 #include "hvsim_guest.h"
 
-#define MSR_IA32_APIC_BASE 0x1B
 #define MSR_X2APIC_EOI 0x80B
-#define MSR_X2APIC_SVR 0x80F
 #define MSR_X2APIC_SELF_IPI 0x83F
 #define VECTOR 0x40
 
@@ -31,8 +29,7 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
         halt_forever();
     idt_install();
     idt_set_handler(VECTOR, on_irq);
-    wrmsr(MSR_IA32_APIC_BASE, rdmsr(MSR_IA32_APIC_BASE) | (1u << 10)); /* x2APIC mode */
-    wrmsr(MSR_X2APIC_SVR, 0x1FF);                                    /* software enable */
+    x2apic_enable();
 
     wrmsr(MSR_X2APIC_SELF_IPI, VECTOR);
     __asm__ volatile("sti\n\tcli" ::: "memory");

@@ -15,9 +15,7 @@
 #define MSR_REENLIGHTENMENT_CONTROL 0x40000106
 #define MSR_TSC_EMULATION_CONTROL 0x40000107
 #define MSR_TSC_EMULATION_STATUS 0x40000108
-#define MSR_APIC_BASE 0x1B
 #define MSR_X2APIC_EOI 0x80B
-#define MSR_X2APIC_SVR 0x80F
 #define REENLIGHTENMENT_VECTOR 0x50
 
 static volatile uint32_t reenlightenments;
@@ -68,8 +66,7 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
     wrmsr(MSR_GUEST_OS_ID, 0x8100000000000001ull);
     idt_install();
     idt_set_handler(REENLIGHTENMENT_VECTOR, on_reenlightenment);
-    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | (1u << 10));
-    wrmsr(MSR_X2APIC_SVR, 0x1FF);
+    x2apic_enable();
     wrmsr(MSR_REENLIGHTENMENT_CONTROL, REENLIGHTENMENT_VECTOR | (1u << 16) | (0ull << 32));
     wrmsr(MSR_TSC_EMULATION_CONTROL, 1);
     __asm__ volatile("sti" ::: "memory");

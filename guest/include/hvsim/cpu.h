@@ -32,6 +32,13 @@ static inline void wrmsr(uint32_t msr, uint64_t value)
     __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)) : "memory");
 }
 
+/* The local APIC in x2APIC mode (IA32_APIC_BASE b10), software-enabled (SVR b8, spurious 0xFF). */
+static inline void x2apic_enable(void)
+{
+    wrmsr(0x1B, rdmsr(0x1B) | (1u << 10));
+    wrmsr(0x80F, 0x1FF);
+}
+
 static inline uint64_t rdtsc(void)
 {
     uint32_t lo, hi;

@@ -15,9 +15,7 @@
 #include "hvsim_guest.h"
 #include "hvsim/hyperv.h"
 
-#define MSR_APIC_BASE 0x1Bu
 #define MSR_X2APIC_EOI 0x80Bu
-#define MSR_X2APIC_SVR 0x80Fu
 #define SINT 5u
 #define VECTOR 0x55u
 
@@ -44,8 +42,7 @@ int guest_main(uint32_t vp, const struct hvsim_boot_info *bi)
         halt_forever();
     idt_install();
     idt_set_handler(VECTOR, on_sint);
-    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | (1u << 10));
-    wrmsr(MSR_X2APIC_SVR, 0x1FF);
+    x2apic_enable();
     wrmsr(HV_MSR_SIMP, (uint64_t)(uintptr_t)simp | HV_PAGE_ENABLE);
     wrmsr(HV_MSR_SINT(SINT), VECTOR);
     wrmsr(HV_MSR_SCONTROL, 1);

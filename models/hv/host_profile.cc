@@ -10,28 +10,31 @@ namespace {
 
 constexpr uint32_t vmbus_version(uint32_t major, uint32_t minor) { return major << 16 | minor; }
 
-// VMBus versions per release (PROTOCOL §5.2): 2.4 = WS2012, 3.0 = WS2012 R2, 4.0 = WS2016 (inferred
-// there from Linux's netvsc "pre-Win2016" comment), 4.1 = RS3, 5.0 = later Windows 10, 5.1 = RS4,
-// 5.2 = WS2019 (RS5), 5.3 = WS2022 (Iron). Each host also accepts every older version down to 2.4.
-// DEVNOTE: the pre-2.4 versions (0.13 WS2008, 1.1 Win7) are left out: no Linux guest negotiates
-// them (§5.2) and they need the legacy shared interrupt page (§5.9).
+// VMBus versions per release (PROTOCOL §5.2): 0.13 = WS2008, 1.1 = WS2008 R2 (Win7), 2.4 = WS2012,
+// 3.0 = WS2012 R2, 4.0 = WS2016 (inferred there from Linux's netvsc "pre-Win2016" comment), 4.1 =
+// RS3, 5.0 = later Windows 10, 5.1 = RS4, 5.2 = WS2019 (RS5), 5.3 = WS2022 (Iron). Each host also
+// accepts every older version down to 0.13.
+// DEVNOTE (assumption): that newer hosts still accept 1.1 and 0.13 is not documented publicly;
+// hvsim follows QEMU's VMBus host, which implements both next to 2.4+ (with the shared interrupt
+// page, §5.9), and guests written for the old versions (older Linux, other OSes' drivers that
+// speak only 1.1 and 0.13) then connect to every profile. Linux today negotiates >= 2.4 only.
 // DEVNOTE (assumption, PROTOCOL §11 says which release first offered 6.0 is not verified): 6.0 is
 // "Copper", and WS2025 (build 26100, "Germanium") comes after Copper in Microsoft's release
 // naming, so ws2025 offers 6.0.
-constexpr std::array<uint32_t, 1> kWs2012Vmbus = {vmbus_version(2, 4)};
-constexpr std::array<uint32_t, 2> kWs2012R2Vmbus = {vmbus_version(3, 0), vmbus_version(2, 4)};
-constexpr std::array<uint32_t, 3> kWs2016Vmbus = {vmbus_version(4, 0), vmbus_version(3, 0),
-                                                  vmbus_version(2, 4)};
-constexpr std::array<uint32_t, 7> kWs2019Vmbus = {
-    vmbus_version(5, 2), vmbus_version(5, 1), vmbus_version(5, 0), vmbus_version(4, 1),
-    vmbus_version(4, 0), vmbus_version(3, 0), vmbus_version(2, 4)};
-constexpr std::array<uint32_t, 8> kWs2022Vmbus = {
-    vmbus_version(5, 3), vmbus_version(5, 2), vmbus_version(5, 1), vmbus_version(5, 0),
-    vmbus_version(4, 1), vmbus_version(4, 0), vmbus_version(3, 0), vmbus_version(2, 4)};
-constexpr std::array<uint32_t, 9> kWs2025Vmbus = {
-    vmbus_version(6, 0), vmbus_version(5, 3), vmbus_version(5, 2), vmbus_version(5, 1),
-    vmbus_version(5, 0), vmbus_version(4, 1), vmbus_version(4, 0), vmbus_version(3, 0),
-    vmbus_version(2, 4)};
+constexpr uint32_t kWin7 = vmbus_version(1, 1), kWs2008 = vmbus_version(0, 13);
+constexpr std::array<uint32_t, 3> kWs2012Vmbus = {vmbus_version(2, 4), kWin7, kWs2008};
+constexpr std::array<uint32_t, 4> kWs2012R2Vmbus = {vmbus_version(3, 0), vmbus_version(2, 4), kWin7, kWs2008};
+constexpr std::array<uint32_t, 5> kWs2016Vmbus = {vmbus_version(4, 0), vmbus_version(3, 0), vmbus_version(2, 4),
+                                                  kWin7, kWs2008};
+constexpr std::array<uint32_t, 9> kWs2019Vmbus = {
+    vmbus_version(5, 2), vmbus_version(5, 1), vmbus_version(5, 0), vmbus_version(4, 1), vmbus_version(4, 0),
+    vmbus_version(3, 0), vmbus_version(2, 4), kWin7, kWs2008};
+constexpr std::array<uint32_t, 10> kWs2022Vmbus = {
+    vmbus_version(5, 3), vmbus_version(5, 2), vmbus_version(5, 1), vmbus_version(5, 0), vmbus_version(4, 1),
+    vmbus_version(4, 0), vmbus_version(3, 0), vmbus_version(2, 4), kWin7, kWs2008};
+constexpr std::array<uint32_t, 11> kWs2025Vmbus = {
+    vmbus_version(6, 0), vmbus_version(5, 3), vmbus_version(5, 2), vmbus_version(5, 1), vmbus_version(5, 0),
+    vmbus_version(4, 1), vmbus_version(4, 0), vmbus_version(3, 0), vmbus_version(2, 4), kWin7, kWs2008};
 
 // Aggregate GPADL cap (PROTOCOL §5.10, from Linux Documentation/virt/hyperv/vmbus.rst): "about
 // 1280 MB" on WS2019 and later, "about 384 MB" before; taken here as exact MiB.

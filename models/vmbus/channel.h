@@ -11,7 +11,7 @@
 // host stops touching its rings and traces why.
 //
 // Fault injection (VmbusHost's API): send_raw() writes forged packet bytes with the same rules;
-// the seeded points drop_signal (signal_guest skips the SIEF flag) and delay_drain (a guest
+// the seeded points drop_signal (signal_guest skips the SIEF flag or interrupt-page bit) and delay_drain (a guest
 // signal's drain starts later) are rolled here; and an armed rewrite changes the bytes of the
 // last host->guest packet once the guest has read past its start (check_rewrite, below).
 #pragma once
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "models/vmbus/fault_points.h"
+#include "models/vmbus/interrupt_page.h"
 #include "models/vmbus/ring.h"
 #include "models/vmbus/vmbus_device.h"
 #include "models/vmbus/vmbus_platform.h"
@@ -71,6 +72,9 @@ class Channel final : public ChannelIo {
   bool send(uint16_t type, uint16_t flags, uint64_t trans_id, std::span<const uint8_t> payload) override;
   uint32_t vmbus_version() const override { return version_; }
   void set_version(uint32_t v) { version_ = v; }
+  // Below VMBus 2.4 host->guest interrupts go through the connection's shared interrupt page
+  // (the channel's bit there, then SIEF flag 0); nullopt: the channel's own SIEF flag (relid).
+  void set_interrupt_page(std::optional<InterruptPage> page) { legacy_page_ = page; }
   uint32_t relid() const override { return relid_; }
   uint16_t sub_channel_index() const override { return sub_index_; }
   uint64_t reference_time(VirtualTime now) const override { return platform_.reference_time(now); }
@@ -131,6 +135,7 @@ class Channel final : public ChannelIo {
   VmbusPlatform& platform_;
   Tracer& tracer_;
   uint32_t version_ = 0;
+  std::optional<InterruptPage> legacy_page_;
   std::optional<OpenState> open_;
   const VirtualTime& now_;  // the host's: the time of the host call in progress
   FaultPoints& faults_;

@@ -84,6 +84,7 @@ uint16_t VmbusHost::post_message(VpIndex vp, uint32_t connection_id, std::span<c
 
 uint16_t VmbusHost::signal_event(VpIndex vp, uint32_t connection_id, uint16_t flag, VirtualTime now) {
   now_ = now;
+  if (connection_id == kLegacyEventConnectionId && conn_ && conn_->interrupt_page) return legacy_signal(vp, now);
   if (connection_id <= kEventConnectionBase || connection_id > kEventConnectionBase + kMaxRelid)
     return kHvStatusInvalidConnectionId;
   Channel* c = find_channel(connection_id - kEventConnectionBase);
@@ -92,6 +93,24 @@ uint16_t VmbusHost::signal_event(VpIndex vp, uint32_t connection_id, uint16_t fl
   // Signals are handled at once (they only read ring state the guest already published); the
   // drain itself happens `latency` later, as on a real host.
   guest_signalled(*c, vp, "hypercall", now);
+  return kHvStatusSuccess;
+}
+
+// §5.9: a SignalEvent on connection id 2 below 2.4 signals every channel whose bit the guest set
+// in the second half of the interrupt page (the host clears the bits it consumed).
+uint16_t VmbusHost::legacy_signal(VpIndex vp, VirtualTime now) {
+  InterruptPage::GuestSignals s = conn_->interrupt_page->take_guest_signals();
+  if (s.stray)
+    protocol_error(now, "interrupt page bits set for relid 0 or beyond 2047; cleared", {TraceField::u64("bits", s.stray)});
+  if (s.relids.empty() && !s.stray) protocol_error(now, "SignalEvent on connection id 2 with no interrupt page bit set");
+  for (uint32_t relid : s.relids) {
+    Channel* c = find_channel(relid);
+    if (!c) {
+      protocol_error(now, "interrupt page bit set for an unknown relid; cleared", {TraceField::u64("relid", relid)});
+      continue;
+    }
+    guest_signalled(*c, vp, "interrupt_page", now);
+  }
   return kHvStatusSuccess;
 }
 
@@ -280,7 +299,7 @@ uint32_t VmbusHost::allocate_relid() const {
 }
 
 OfferChannel VmbusHost::offer_message(const DeviceDesc& d, uint16_t sub_index, uint32_t relid,
-                                      std::optional<uint8_t> monitor_id) {
+                                      std::optional<uint8_t> monitor_id, uint32_t version) {
   OfferChannel m{};
   m.hdr.msgtype = static_cast<uint32_t>(MsgType::kOfferChannel);
   m.if_type = d.class_id;
@@ -294,15 +313,16 @@ OfferChannel VmbusHost::offer_message(const DeviceDesc& d, uint16_t sub_index, u
     m.monitor_allocated = 1;
   }
   m.child_relid = relid;
-  m.is_dedicated_interrupt = 1;
-  m.connection_id = kEventConnectionBase + relid;
+  const bool shared = version != 0 && version < kVersionWin7;  // 0.13: one event connection for all
+  m.is_dedicated_interrupt = shared ? 0 : 1;
+  m.connection_id = shared ? kLegacyEventConnectionId : kEventConnectionBase + relid;
   return m;
 }
 
 void VmbusHost::send_offer(Channel& c, VirtualTime now) {
   if (monitor_ && !c.monitor_id) c.monitor_id = monitor_->allocate(c.connection_id());
   c.offer_sent = true;
-  send(offer_message(c.device().desc(), c.sub_channel_index(), c.relid(), c.monitor_id), now);
+  send(offer_message(c.device().desc(), c.sub_channel_index(), c.relid(), c.monitor_id, version()), now);
 }
 
 bool VmbusHost::offer(std::string_view name, VirtualTime now) {

@@ -2,7 +2,8 @@
 // buffers (PROTOCOL.md §5-10), as a sans-IO state machine.
 //
 // Guest input arrives as post_message() (HvCallPostMessage on a message connection id) and
-// signal_event() (HvCallSignalEvent on a channel's event connection id). Like a real host, the
+// signal_event() (HvCallSignalEvent on a channel's event connection id, or below 2.4 on connection
+// id 2 with the channel's bit in the shared interrupt page). Like a real host, the
 // host works asynchronously: a message is queued and handled `latency` of virtual time later, in
 // poll(), strictly in arrival order (§9.3: Hyper-V processes a partition's channel messages in
 // order); a signal is judged (necessary or not) when it arrives, and the ring drain it asks for
@@ -10,7 +11,11 @@
 // outbox and retried while the SynIC queue is full), channel interrupts as SIEF flags.
 //
 // What it models: version negotiation for the host profile's versions (connection id 1, and 4
-// for >= 5.0 only when the profile has 5.0+), control-message VP and SINT per version; offers in
+// for >= 5.0 only when the profile has 5.0+), control-message VP and SINT per version; below 2.4
+// (0.13, 1.1) the shared interrupt page of INITIATE_CONTACT carries channel signals both ways
+// (§5.9: host->guest through the page and SIEF flag 0, all on the connection VP; guest->host at
+// 0.13 through the page and connection id 2, at 1.1 on each channel's own id), no sub-channels,
+// and at 0.13 no UNLOAD; offers in
 // a seeded order then ALLOFFERS_DELIVERED, hot-add, rescind and RELID_RELEASED (a relid is reused
 // only after release; GPADLs the guest left on the channel are dropped with it); GPADLs with the
 // profile's aggregate cap; OPENCHANNEL (with each device's ring-size limits) / CLOSECHANNEL;
@@ -22,7 +27,7 @@
 // memory (inbox, outbox and device queues are bounded).
 // Monitor pages (§5.8): when the guest gives both in INITIATE_CONTACT, offers carry a monitor id
 // and the host scans the pending bits every monitor_latency while such a channel is open.
-// Omitted: the < 2.4 shared interrupt page, hv_sock (TL_CONNECT), reserved channels, 6.0 feature flags.
+// Omitted: hv_sock (TL_CONNECT), reserved channels, 6.0 feature flags.
 //
 // Fault injection (scenarios; every action is one call with plain arguments, docs/vmbus.md
 // "Fault injection"; implemented in vmbus_host_faults.cc): raw and field-built channel messages,
@@ -45,6 +50,7 @@
 #include "models/vmbus/channel.h"
 #include "models/vmbus/fault_points.h"
 #include "models/vmbus/gpadl.h"
+#include "models/vmbus/interrupt_page.h"
 #include "models/vmbus/monitor.h"
 #include "models/vmbus/protocol.h"
 #include "models/vmbus/response_control.h"
@@ -191,6 +197,7 @@ class VmbusHost {
     VpIndex target_vp = 0;
     unsigned sint = kVmbusSint;
     bool offers_requested = false;
+    std::optional<InterruptPage> interrupt_page;  // below 2.4 (§5.9)
   };
   struct ReplyTarget {  // where host messages go: the last INITIATE_CONTACT's VP and SINT
     VpIndex vp = 0;
@@ -228,6 +235,7 @@ class VmbusHost {
 
   // vmbus_host.cc
   void guest_signalled(Channel& c, VpIndex vp, const char* via, VirtualTime now);
+  uint16_t legacy_signal(VpIndex vp, VirtualTime now);
   void scan_monitor(VirtualTime now);
   void send(std::span<const uint8_t> msg, VirtualTime now);
   bool enqueue(std::span<const uint8_t> msg, VirtualTime now, std::optional<VpIndex> vp = std::nullopt);  // into the outbox, then flush
@@ -236,8 +244,9 @@ class VmbusHost {
   }
   void flush_outbox(VirtualTime now);
   void send_offer(Channel& c, VirtualTime now);
+  // At 0.13 a channel has no dedicated interrupt: it signals on connection id 2 (§5.1, §5.9).
   static OfferChannel offer_message(const DeviceDesc& d, uint16_t sub_index, uint32_t relid,
-                                    std::optional<uint8_t> monitor_id);
+                                    std::optional<uint8_t> monitor_id, uint32_t version);
   // vmbus_host_faults.cc: the poll-time parts of fault injection.
   void release_delayed(VirtualTime now);
   void check_rewrites(VirtualTime now);

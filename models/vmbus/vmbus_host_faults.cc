@@ -76,7 +76,7 @@ VmbusHost::BuiltMessage VmbusHost::build_offer(std::string_view device, const st
     if (d.device->desc().name != device) continue;
     const Channel* c = d.relid ? channel(*d.relid) : nullptr;
     OfferChannel m = offer_message(d.device->desc(), 0, c ? c->relid() : allocate_relid(),
-                                   c ? c->monitor_id : std::nullopt);
+                                   c ? c->monitor_id : std::nullopt, version());
     return finish(bytes_of(m), MsgType::kOfferChannel, fields, size);
   }
   BuiltMessage out;

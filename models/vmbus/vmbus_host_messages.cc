@@ -117,6 +117,17 @@ void VmbusHost::on_initiate_contact(const Inbound& in, VirtualTime now) {
       state = 2;
     }
   }
+  // Below 2.4 channel signals go through the shared interrupt page (§5.9); a page that is not
+  // page-aligned RAM fails the connection, as unusable monitor pages do.
+  std::optional<InterruptPage> interrupt_page;
+  if (known && state == 0 && v < kVersionWin8) {
+    interrupt_page.emplace(mem_, ic.interrupt_page_or_sint);
+    if (!interrupt_page->usable()) {
+      protocol_error(now, "INITIATE_CONTACT interrupt page below 2.4 is not a page-aligned RAM page; connection failed",
+                     {TraceField::hex("interrupt_page", ic.interrupt_page_or_sint)});
+      state = 2;
+    }
+  }
   // Below 3.0 the host ignores target_vcpu and answers on VP 0.
   VpIndex target = v >= kVersionWin8_1 ? ic.target_vcpu : 0;
   if (target >= platform_.vp_count()) {
@@ -131,7 +142,7 @@ void VmbusHost::on_initiate_contact(const Inbound& in, VirtualTime now) {
   // The response goes out on the requested VP/SINT even when the version is refused.
   reply_to_ = ReplyTarget{target, sint};
   if (known && state == 0) {
-    conn_ = Connection{v, target, sint, false};
+    conn_ = Connection{v, target, sint, false, interrupt_page};
     if (monitor && monitor->usable()) monitor_.emplace(std::move(*monitor));
   }
   tracer_.emit(TracePoint::kVmbusChannel, now, static_cast<int>(target),
@@ -285,11 +296,13 @@ void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
   uint32_t down = o.downstream_ringbuffer_pageoffset;
   if (down < 2 || down > pages || pages - down < 2)
     return result(kStatusUnsuccessful, "OPENCHANNEL ring split leaves a ring under 2 pages");
-  if (o.target_vp >= platform_.vp_count()) return result(kStatusUnsuccessful, "OPENCHANNEL target_vp is not a VP");
+  // Below 2.4 the host ignores target_vp: every channel interrupts the connection's VP (§5.2).
+  const bool legacy = conn_->version < kVersionWin8;
+  if (!legacy && o.target_vp >= platform_.vp_count()) return result(kStatusUnsuccessful, "OPENCHANNEL target_vp is not a VP");
   Channel::OpenState s{
       .gpadl = o.ringbuffer_gpadlhandle,
       .openid = o.openid,
-      .target_vp = o.target_vp,
+      .target_vp = legacy ? conn_->target_vp : o.target_vp,
       .old_vp = std::nullopt,
       .lag_until = VirtualTime{},
       .out = HostRing(GpadlView(mem_, *g, 0, down)),
@@ -312,12 +325,14 @@ void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
     return result(kStatusUnsuccessful, "");
   }
   c->set_version(conn_->version);
+  c->set_interrupt_page(conn_->interrupt_page);
   set_state(*c, ChannelState::kOpen, now);
   if (c->monitor_id) ++monitored_open_;
   result(kStatusSuccess, "");
   c->open(std::move(s), now);
   DeviceSlot* d = slot_of(*c);
-  if (d && c->sub_channel_index() == 0 && d->relid == c->relid()) offer_sub_channels(*d, now);
+  // Sub-channels exist from 2.4 on (§5.2).
+  if (d && !legacy && c->sub_channel_index() == 0 && d->relid == c->relid()) offer_sub_channels(*d, now);
 }
 
 void VmbusHost::on_close_channel(std::span<const uint8_t> m, VirtualTime now) {
@@ -389,6 +404,10 @@ void VmbusHost::on_modify_channel(std::span<const uint8_t> m, VirtualTime now) {
 
 // §5.6 step 9: everything closes; UNLOAD_RESPONSE goes to the connect VP (reply_to_ survives).
 void VmbusHost::on_unload(VirtualTime now) {
+  if (conn_->version < kVersionWin7) {
+    protocol_error(now, "UNLOAD at version 0.13 (the message exists from 1.1 on); ignored");
+    return;
+  }
   disconnect(now);
   tracer_.emit(TracePoint::kVmbusChannel, now, static_cast<int>(reply_to_->vp), {TraceField::str_("state", "unloaded")});
   send(header_only<MsgHeader>(MsgType::kUnloadResponse), now);

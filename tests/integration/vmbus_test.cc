@@ -102,6 +102,40 @@ TEST(Vmbus, TestDeviceEchoesEveryPacketThroughWrappingRings) {
   }
 }
 
+// VMBus 1.1 and 0.13 (docs/vmbus.md "Versions below 2.4"): the guest library's legacy paths
+// against the host's shared interrupt page, with plain and monitored channels, on every profile's
+// oldest versions (ws2012 is the oldest profile; ws2025 the newest).
+TEST(Vmbus, LegacyVersionsSignalThroughTheSharedInterruptPage) {
+  for (const char* host : {"ws2012", "ws2025"}) {
+    for (bool monitored : {false, true}) {
+      MachineParams p = params("vmbus_legacy", "test");
+      p.host = host;
+      p.monitor_latency = monitored ? VirtualTime::from_us(100) : VirtualTime{};
+      Machine m(p);
+      m.tracer().enable_capture();
+      Verdict v = m.run();
+      const std::string& out = m.console_output();
+      SCOPED_TRACE(std::string(host) + (monitored ? " monitored" : " not monitored"));
+      ASSERT_EQ(v.status(), 0) << v.message << "\n" << out;
+      EXPECT_EQ(out.find("FAIL"), std::string::npos) << out;
+      const auto& trace = m.tracer().captured();
+      EXPECT_EQ(count(trace, "\"state\":\"connected\",\"version\":\"1.1\""), 1u);
+      EXPECT_EQ(count(trace, "\"state\":\"connected\",\"version\":\"0.13\""), 1u);
+      EXPECT_GT(count(trace, "\"dir\":\"host->guest\",\"relid\""), 0u);
+      EXPECT_EQ(count(trace, "\"dir\":\"host->guest\""), count(trace, "\"old_target\":false,\"via\":\"interrupt_page\""))
+          << "below 2.4 every host->guest signal goes through the page";
+      const size_t page_signals = count(trace, "\"necessary\":true,\"via\":\"interrupt_page\"");
+      if (monitored)
+        EXPECT_EQ(page_signals, 0u) << "monitored channels signal through the monitor page";
+      else
+        EXPECT_GT(page_signals, 0u) << "0.13 guest->host signals on connection id 2";
+      EXPECT_EQ(count(trace, "\"type\":\"UNLOAD_RESPONSE\""), 1u) << "only the 1.1 connection unloads";
+      EXPECT_EQ(count(trace, "vmbus.protocol_error"), 0u);
+      EXPECT_EQ(count(trace, "vmbus.ring_rule"), 0u);
+    }
+  }
+}
+
 TEST(Vmbus, SubChannelsOpenOnTheirOwnVpsAndCloseBeforeThePrimary) {
   MachineParams p = params("vmbus_subchannels", "test", 4);
   p.device_params = {{"test.subchannels", "3"}};

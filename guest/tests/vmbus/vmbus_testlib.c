@@ -13,7 +13,7 @@ void vt_count(int ok)
     passed += ok != 0;
 }
 
-struct vmbus_channel *vt_offer(const char *name, uint32_t vp)
+int vt_init(const char *name, uint32_t vp)
 {
     int r = vmbus_vp_init();
     if (vp < HVSIM_MAX_TEST_VPS && !r)
@@ -21,9 +21,12 @@ struct vmbus_channel *vt_offer(const char *name, uint32_t vp)
     if (vp != 0)
         vmbus_ap_idle();
     test_name = name;
-    if (!CHECK(r == 0, "Hyper-V runtime and SynIC set up (%d)", r))
-        return 0;
-    r = vmbus_connect(0);
+    return CHECK(r == 0, "Hyper-V runtime and SynIC set up (%d)", r);
+}
+
+struct vmbus_channel *vt_connect(uint32_t max_version)
+{
+    int r = vmbus_connect(max_version);
     uint32_t v = vmbus_version();
     if (!CHECK(r == 0, "connected, VMBus version %u.%u (%d)", v >> 16, v & 0xFFFF, r))
         return 0;
@@ -33,6 +36,11 @@ struct vmbus_channel *vt_offer(const char *name, uint32_t vp)
     struct vmbus_channel *ch = vmbus_find_channel(&test_class);
     CHECK(ch != 0, "the test device is offered (relid %u)", ch ? ch->relid : 0);
     return ch;
+}
+
+struct vmbus_channel *vt_offer(const char *name, uint32_t vp)
+{
+    return vt_init(name, vp) ? vt_connect(0) : 0;
 }
 
 struct vmbus_channel *vt_start(const char *name, uint32_t vp, uint32_t ring_pages, vmbus_callback_t cb)

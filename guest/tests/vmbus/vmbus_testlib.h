@@ -6,7 +6,9 @@
  * and opens the hvsim `test` device's channel with `ring_pages` pages per direction and callback
  * `cb`, interrupts on VP 0; it returns the channel (with interrupts enabled from then on) or 0
  * (after a FAIL line). vt_offer() does the same up to the offer: it returns the test device's
- * primary channel, not yet opened (interrupts still disabled), or 0. vt_stop() closes it and
+ * primary channel, not yet opened (interrupts still disabled), or 0; it is vt_init() (VMBus
+ * set-up of every VP; returns 1 on VP 0 if it worked) followed by vt_connect(0) (vmbus_connect
+ * with that version cap, REQUESTOFFERS, the test channel or 0). vt_stop() closes it and
  * unloads. vt_wait() halts until cond(arg) holds or
  * timeout_us passes (1 if it held); vt_vp_index[] holds each VP's VP_INDEX.
  */
@@ -29,6 +31,8 @@ void vt_count(int ok);
     })
 
 struct vmbus_channel *vt_offer(const char *name, uint32_t vp);
+int vt_init(const char *name, uint32_t vp);
+struct vmbus_channel *vt_connect(uint32_t max_version);
 struct vmbus_channel *vt_start(const char *name, uint32_t vp, uint32_t ring_pages, vmbus_callback_t cb);
 void vt_stop(struct vmbus_channel *ch);
 int vt_wait(int (*cond)(void *arg), void *arg, uint64_t timeout_us);

@@ -1,15 +1,17 @@
 /* connection.c - the VMBus connection: version negotiation, message posting and dispatch,
  * REQUESTOFFERS, UNLOAD (which empties the channel and GPADL tables, so a later vmbus_connect
- * starts afresh), and the main-context poll (PROTOCOL.md §5.1-5.3, §5.6, §8.2).
+ * starts afresh), and the main-context poll (PROTOCOL.md §5.1-5.3, §5.6, §5.9, §8.2).
  *
- * Negotiation tries 5.3, 5.2, 5.1, 5.0, 4.1, 4.0, 3.0, 2.4 (newest first, above the caller's cap
- * skipped): INITIATE_CONTACT on connection id 4 for >= 5.0 (msg_sint = 2), 1 below (interrupt
- * page GPA); target_vcpu = the caller's VP index. PostMessage failing with INVALID_CONNECTION_ID
- * moves on to the next version at once; VERSION_RESPONSE.version_supported = 0 likewise. After
- * acceptance, >= 5.0 posts on VERSION_RESPONSE.msg_conn_id.
+ * Negotiation tries 5.3, 5.2, 5.1, 5.0, 4.1, 4.0, 3.0, 2.4, 1.1, 0.13 (newest first, above the
+ * caller's cap skipped): INITIATE_CONTACT on connection id 4 for >= 5.0 (msg_sint = 2), 1 below
+ * (the GPA of the interrupt page, zeroed before every connect); target_vcpu = the caller's VP
+ * index. PostMessage failing with INVALID_CONNECTION_ID moves on to the next version at once;
+ * VERSION_RESPONSE.version_supported = 0 likewise. After acceptance, >= 5.0 posts on
+ * VERSION_RESPONSE.msg_conn_id.
  * Posting retries INSUFFICIENT_BUFFERS / INSUFFICIENT_MEMORY with a doubling back-off (1 us up
- * to 16 ms, at most 100 attempts). Inbound messages are dispatched from the FIFO in arrival order;
- * one whose type has no handler, or whose size is below the type's minimum, is dropped.
+ * to 16 ms, at most 100 attempts). UNLOAD exists from 1.1 on: at 0.13 vmbus_unload() refuses
+ * (VMBUS_EOPNOTSUPP) without posting. Inbound messages are dispatched from the FIFO in arrival
+ * order; one whose type has no handler, or whose size is below the type's minimum, is dropped.
  */
 #include "hvsim/boot_info.h"
 #include "hvsim/console.h"
@@ -29,6 +31,7 @@ struct vmbus_conn vmbus_conn;
 static const uint32_t versions[] = {
     VMBUS_VERSION_WIN10_V5_3, VMBUS_VERSION_WIN10_V5_2, VMBUS_VERSION_WIN10_V5_1, VMBUS_VERSION_WIN10_V5,
     VMBUS_VERSION_WIN10_V4_1, VMBUS_VERSION_WIN10, VMBUS_VERSION_WIN8_1, VMBUS_VERSION_WIN8,
+    VMBUS_VERSION_WIN7, VMBUS_VERSION_WS2008,
 };
 
 void vmbus_protocol_error(const char *what, uint32_t value)
@@ -187,19 +190,19 @@ void vmbus_process_messages(void)
 
 int vmbus_connect(uint32_t max_version)
 {
-    static uint8_t *interrupt_page;
     if (vmbus_conn.version)
         return VMBUS_EINVAL;
     vmbus_conn.main_vp = this_vp();
     vmbus_conn.main_vp_index = hv_vp_index();
     if (!vmbus_conn.next_gpadl)
         vmbus_conn.next_gpadl = VMBUS_FIRST_GPADL;
-    if (!interrupt_page) {
-        interrupt_page = hv_alloc_pages(1);
+    if (!vmbus_conn.interrupt_page)
+        vmbus_conn.interrupt_page = hv_alloc_pages(1);
+    if (!vmbus_conn.monitor_pages)
         vmbus_conn.monitor_pages = hv_alloc_pages(2);
-        if (!interrupt_page || !vmbus_conn.monitor_pages)
-            return VMBUS_ENOMEM;
-    }
+    if (!vmbus_conn.interrupt_page || !vmbus_conn.monitor_pages)
+        return VMBUS_ENOMEM;
+    memset(vmbus_conn.interrupt_page, 0, VMBUS_PAGE_SIZE); /* bits of an earlier connection go */
     if (vmbus_offers_init() || vmbus_gpadl_init())
         return VMBUS_ENOMEM;
     /* Channel interrupts may target any VP: give the others time to enable their SynIC. */
@@ -220,7 +223,7 @@ int vmbus_connect(uint32_t max_version)
             .hdr = {CHANNELMSG_INITIATE_CONTACT, 0},
             .vmbus_version_requested = v,
             .target_vcpu = c->main_vp_index,
-            .interrupt_page_or_sint = v5 ? VMBUS_SINT : hv_gpa(interrupt_page),
+            .interrupt_page_or_sint = v5 ? VMBUS_SINT : hv_gpa(c->interrupt_page),
             .monitor_page1 = hv_gpa(c->monitor_pages),
             .monitor_page2 = hv_gpa(c->monitor_pages + VMBUS_PAGE_SIZE),
         };
@@ -283,6 +286,8 @@ int vmbus_request_offers(void)
 
 int vmbus_unload(void)
 {
+    if (vmbus_conn.version == VMBUS_VERSION_WS2008)
+        return VMBUS_EOPNOTSUPP; /* the host ignores UNLOAD below 1.1: no answer would come */
     int r = post_and_wait(CHANNELMSG_UNLOAD, &vmbus_conn.unload_done, VMBUS_WAIT_US);
     if (r)
         return r;

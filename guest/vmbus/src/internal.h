@@ -10,7 +10,7 @@
 #include "hvsim/sync.h"
 #include "vmbus/vmbus.h"
 
-#define VMBUS_MAX_CHANNELS 256u /* channel slots (72 KiB, offers.c); offers beyond them are released */
+#define VMBUS_MAX_CHANNELS 256u /* channel slots (74 KiB, offers.c); offers beyond them are released */
 #define VMBUS_MAX_DRIVERS 8u
 #define VMBUS_FIFO_LEN 64u
 
@@ -33,6 +33,7 @@ struct vmbus_conn {
     volatile uint32_t all_offers_delivered, unload_done;
     uint32_t next_gpadl;
     uint8_t *monitor_pages; /* the two zeroed pages named in INITIATE_CONTACT (§5.8) */
+    uint8_t *interrupt_page; /* named in INITIATE_CONTACT below 5.0, zeroed first; used below 2.4 (§5.9) */
     /* inbound messages, oldest first */
     spinlock_t fifo_lock;
     volatile uint32_t fifo_head, fifo_tail;
@@ -44,6 +45,14 @@ struct vmbus_conn {
     volatile uint32_t vps_ready;
 };
 extern struct vmbus_conn vmbus_conn;
+
+/* Below 2.4 channel interrupts travel through the shared interrupt page (§5.9). Read by the
+ * SINT2 handler too: not connected (0) counts as >= 2.4. */
+static inline int vmbus_legacy_interrupts(void)
+{
+    uint32_t v = *(volatile uint32_t *)&vmbus_conn.version;
+    return v != 0 && v < VMBUS_VERSION_WIN8;
+}
 
 /* barriers: x86 keeps loads and stores in order except store->load, which needs mfence */
 static inline void vmbus_mb(void) { __asm__ volatile("mfence" ::: "memory"); }

@@ -1,8 +1,12 @@
-/* isr.c - per-VP SynIC setup and the SINT2 interrupt handler (PROTOCOL.md §4.3, §4.4, §9.2).
+/* isr.c - per-VP SynIC setup and the SINT2 interrupt handler (PROTOCOL.md §4.3, §4.4, §5.9, §9.2).
  *
  * The handler runs on whichever VP took SINT2. Event flags first: every set bit of this VP's SIEF
  * SINT2 bitmap is test-and-cleared with `lock btr`; bit 0 is skipped; the channel is looked up by
  * relid (so an interrupt still latched on a VP the channel no longer targets is served too).
+ * Below VMBus 2.4 the per-channel bits live in the host->guest half of the shared interrupt page
+ * (§5.9): only SIEF SINT2 bit 0 is test-and-cleared (other SIEF bits are left as they are), and
+ * if it was set the page's bits 0..2047 (bit n = relid n) are scanned and dispatched the same
+ * way (counted in the channel's page_interrupts); bits past relid 2047 are never read.
  * Then the message slot: each message is copied into the FIFO and the slot released (NONE, then
  * EOM if msg_pending). When the FIFO is full the message stays in the slot, which holds back
  * the host's queue until the main context has made room and drains the slot itself.
@@ -24,14 +28,12 @@ static int test_and_clear(volatile uint64_t *word, unsigned bit)
     return was;
 }
 
-/* Runs the callbacks of the channels flagged on this VP; returns how many ran. */
-static unsigned scan_event_flags(void)
+/* Runs the callbacks of the channels flagged in `flags` (bit n = relid n, 64 * words bits);
+ * returns how many ran. */
+static unsigned run_flagged(volatile uint64_t *flags, unsigned words, int from_page)
 {
     unsigned ran = 0;
-    volatile uint64_t *flags = hv_sint_event_flags(VMBUS_SINT);
-    if (!flags)
-        return 0;
-    for (unsigned w = 0; w < HV_EVENT_FLAGS_COUNT / 64u; w++) {
+    for (unsigned w = 0; w < words; w++) {
         uint64_t bits = flags[w];
         while (bits) {
             unsigned bit = (unsigned)__builtin_ctzll(bits);
@@ -43,11 +45,25 @@ static unsigned scan_event_flags(void)
             if (!ch)
                 continue;
             ch->interrupts++;
+            ch->page_interrupts += from_page != 0;
             vmbus_channel_dispatch(ch);
             ran++;
         }
     }
     return ran;
+}
+
+/* Runs the callbacks of the channels flagged for this VP; returns how many ran. */
+static unsigned scan_event_flags(void)
+{
+    volatile uint64_t *flags = hv_sint_event_flags(VMBUS_SINT);
+    if (!flags)
+        return 0;
+    if (!vmbus_legacy_interrupts())
+        return run_flagged(flags, HV_EVENT_FLAGS_COUNT / 64u, 0);
+    if (!test_and_clear(flags, 0) || !vmbus_conn.interrupt_page)
+        return 0;
+    return run_flagged((volatile uint64_t *)vmbus_conn.interrupt_page, (VMBUS_MAX_RELID + 1u) / 64u, 1);
 }
 
 static void copy_payload(struct vmbus_fifo_msg *e, const struct hv_message *m)

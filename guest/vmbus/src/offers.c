@@ -3,7 +3,9 @@
  * The table holds VMBUS_MAX_CHANNELS channels, primaries and sub-channels alike; it and the relid ->
  * slot map are allocated once, by the first vmbus_connect (vmbus_offers_init).
  * OFFERCHANNEL is validated before anything is kept: relid 1..2047, not already in use (a
- * duplicate is a protocol error, printed and ignored), a non-zero event connection id. An offer
+ * duplicate is a protocol error, printed and ignored), a non-zero event connection id. At 0.13
+ * the offer's connection_id and is_dedicated_interrupt are ignored, as old Linux did: every
+ * channel signals VMBUS_EVENT_CONNECTION_ID through the interrupt page (signal.c). An offer
  * the guest cannot hold (table full, no connection id) is answered at once with RELID_RELEASED,
  * as Linux does when offer processing fails. A monitor id (monitor_allocated b0) is kept only if
  * it is below 128 (otherwise a protocol error, and the channel signals by hypercall). A
@@ -26,7 +28,7 @@
 
 /* The channel slots and the relid -> slot map are allocated by the first vmbus_connect (zeroed by
  * hv_alloc_pages with 8-byte stores), not in .bss: start.S clears .bss a byte per emulated
- * instruction, and 76 KiB of it would delay every VMBus guest's boot by ~40 us of virtual time.
+ * instruction, and 78 KiB of it would delay every VMBus guest's boot by ~40 us of virtual time.
  * Slots are taken lowest first, so every scan stops at slots_used. */
 static struct vmbus_channel *channels;  /* VMBUS_MAX_CHANNELS slots */
 static volatile uint16_t *relid_slot;   /* VMBUS_MAX_RELID + 1 entries: slot + 1; 0 = no channel */
@@ -103,7 +105,8 @@ void vmbus_on_offer(const struct vmbus_offer_channel *o)
         vmbus_protocol_error("OFFERCHANNEL for a relid already in use", relid);
         return;
     }
-    if (!o->connection_id) {
+    int ws2008 = vmbus_conn.version == VMBUS_VERSION_WS2008;
+    if (!ws2008 && !o->connection_id) {
         vmbus_protocol_error("OFFERCHANNEL with connection id 0 for relid", relid);
         release_relid(relid);
         return;
@@ -120,7 +123,8 @@ void vmbus_on_offer(const struct vmbus_offer_channel *o)
         return;
     }
     ch->relid = relid;
-    ch->connection_id = o->connection_id;
+    ch->connection_id = ws2008 ? VMBUS_EVENT_CONNECTION_ID : o->connection_id;
+    ch->dedicated_interrupt = !ws2008 && o->is_dedicated_interrupt != 0;
     ch->sub_channel_index = o->sub_channel_index;
     ch->chn_flags = o->chn_flags;
     ch->if_type = o->if_type;
@@ -148,6 +152,7 @@ void vmbus_on_offer(const struct vmbus_offer_channel *o)
     ch->context = 0;
     ch->interrupts = ch->events = ch->intr_out_empty = ch->intr_in_full = ch->out_full = 0;
     ch->sig_hypercall = ch->sig_monitor = 0;
+    ch->page_interrupts = ch->sig_page = 0;
     ch->primary = 0;
     ch->next_sub = 0;
     if (ch->sub_channel_index)

@@ -6,18 +6,28 @@
  * page periodically; no hypercall); every other channel calls HvCallSignalEvent on the offer's
  * connection id. vmbus_signal_host() always makes the hypercall. Both count what they did in the
  * channel's sig_monitor / sig_hypercall. Callers decide whether a notification is due; this file
- * only carries it out. The < 2.4 interrupt page is never used (the library negotiates >= 2.4).
+ * only carries it out.
+ * Below 2.4 (§5.9) a hypercall signal of a channel without a dedicated interrupt (every channel at
+ * 0.13, whose connection id is then VMBUS_EVENT_CONNECTION_ID; at 1.1 as the offer says) first
+ * sets bit relid of the interrupt page's guest->host half with one locked instruction, so the
+ * host can tell which channel signalled (counted in sig_page). From 2.4 on the page is not used.
  */
 #include "hvsim/hyperv.h"
 #include "internal.h"
 
-static void monitor_set_pending(volatile uint32_t *pending, uint32_t bit)
+static void set_bit_locked(volatile uint32_t *word, uint32_t bit)
 {
-    __asm__ volatile("lock btsl %1, %0" : "+m"(*pending) : "r"(bit) : "memory", "cc");
+    __asm__ volatile("lock btsl %1, %0" : "+m"(*word) : "r"(bit) : "memory", "cc");
 }
 
 int vmbus_signal_host(struct vmbus_channel *ch)
 {
+    if (!ch->dedicated_interrupt && vmbus_legacy_interrupts()) {
+        volatile uint32_t *guest_to_host =
+            (volatile uint32_t *)(vmbus_conn.interrupt_page + VMBUS_INTERRUPT_PAGE_HALF);
+        set_bit_locked(&guest_to_host[ch->relid / 32u], ch->relid % 32u); /* relid <= 2047: checked at offer */
+        atomic_fetch_add_u32(&ch->sig_page, 1);
+    }
     atomic_fetch_add_u32(&ch->sig_hypercall, 1);
     return hv_signal_event(ch->connection_id, 0) == HV_STATUS_SUCCESS ? VMBUS_OK : VMBUS_EHV;
 }
@@ -28,7 +38,7 @@ int vmbus_setevent(struct vmbus_channel *ch)
         return vmbus_signal_host(ch);
     struct vmbus_monitor_page *page = (struct vmbus_monitor_page *)(vmbus_conn.monitor_pages + VMBUS_PAGE_SIZE);
     uint32_t id = ch->monitor_id; /* < VMBUS_MONITOR_IDS, checked when the offer was kept */
-    monitor_set_pending(&page->trigger_group[id / VMBUS_MONITOR_GROUP_BITS].pending, id % VMBUS_MONITOR_GROUP_BITS);
+    set_bit_locked(&page->trigger_group[id / VMBUS_MONITOR_GROUP_BITS].pending, id % VMBUS_MONITOR_GROUP_BITS);
     atomic_fetch_add_u32(&ch->sig_monitor, 1);
     return VMBUS_OK;
 }

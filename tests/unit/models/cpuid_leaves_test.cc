@@ -48,21 +48,22 @@ TEST(HostProfile, VersionIdentification) {
   EXPECT_EQ(host_profile("ws2019").release, "Windows Server 2019");
 }
 
-TEST(HostProfile, VmbusVersionsNewestFirstDownTo2_4) {
-  EXPECT_EQ(versions(host_profile("ws2012")), (std::vector<uint32_t>{0x00020004}));
-  EXPECT_EQ(versions(host_profile("ws2012r2")), (std::vector<uint32_t>{0x00030000, 0x00020004}));
-  EXPECT_EQ(versions(host_profile("ws2016")), (std::vector<uint32_t>{0x00040000, 0x00030000, 0x00020004}));
+TEST(HostProfile, VmbusVersionsNewestFirstDownTo0_13) {
+  EXPECT_EQ(versions(host_profile("ws2012")), (std::vector<uint32_t>{0x00020004, 0x00010001, 0x0000000D}));
+  EXPECT_EQ(versions(host_profile("ws2012r2")), (std::vector<uint32_t>{0x00030000, 0x00020004, 0x00010001, 0x0000000D}));
+  EXPECT_EQ(versions(host_profile("ws2016")),
+            (std::vector<uint32_t>{0x00040000, 0x00030000, 0x00020004, 0x00010001, 0x0000000D}));
   EXPECT_EQ(versions(host_profile("ws2019")),
             (std::vector<uint32_t>{0x00050002, 0x00050001, 0x00050000, 0x00040001, 0x00040000, 0x00030000,
-                                   0x00020004}));
+                                   0x00020004, 0x00010001, 0x0000000D}));
   EXPECT_EQ(versions(host_profile("ws2022")).front(), 0x00050003u);
-  EXPECT_EQ(versions(host_profile("ws2022")).size(), 8u);
+  EXPECT_EQ(versions(host_profile("ws2022")).size(), 10u);
   EXPECT_EQ(versions(host_profile("ws2025")).front(), 0x00060000u);
-  EXPECT_EQ(versions(host_profile("ws2025")).size(), 9u);
+  EXPECT_EQ(versions(host_profile("ws2025")).size(), 11u);
   for (const char* name : {"ws2012", "ws2012r2", "ws2016", "ws2019", "ws2022", "ws2025"}) {
     std::vector<uint32_t> v = versions(host_profile(name));
     for (size_t i = 1; i < v.size(); ++i) EXPECT_GT(v[i - 1], v[i]) << name;
-    EXPECT_EQ(v.back(), 0x00020004u) << name;
+    EXPECT_EQ(v.back(), 0x0000000Du) << name;
   }
 }
 

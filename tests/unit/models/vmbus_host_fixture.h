@@ -100,6 +100,7 @@ class RecordingDevice final : public VmbusDevice {
 
 constexpr VirtualTime kLatency = VirtualTime::from_us(5);
 constexpr uint64_t kRingGpa = 0x10000;  // 8 pages: guest->host ring pages 0-3, host->guest 4-7
+constexpr uint64_t kInterruptPageGpa = 0x8000;  // named in INITIATE_CONTACT below 5.0 (used below 2.4)
 
 class VmbusHostTest : public ::testing::Test {
  protected:
@@ -138,7 +139,7 @@ class VmbusHostTest : public ::testing::Test {
     InitiateContact ic = msg<InitiateContact>(MsgType::kInitiateContact);
     ic.vmbus_version_requested = version;
     ic.target_vcpu = target;
-    ic.interrupt_page_or_sint = kVmbusSint;
+    ic.interrupt_page_or_sint = version >= kVersionWin10V5 ? kVmbusSint : kInterruptPageGpa;
     post_msg(ic, version >= kVersionWin10V5 ? kMessageConnectionIdV5 : kMessageConnectionId);
   }
   std::vector<Posted> take() { return std::exchange(platform_.posted, {}); }

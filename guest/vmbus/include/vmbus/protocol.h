@@ -1,7 +1,7 @@
 /* vmbus/protocol.h - VMBus wire formats for the guest client (definitions only, no behaviour).
  *
- * Written from PROTOCOL.md §5 (channel messages, versions, connection ids, monitor pages), §6 (ring
- * buffers and packets). Every struct is the packed little-endian wire layout; _Static_asserts pin the sizes.
+ * Written from PROTOCOL.md §5 (channel messages, versions, connection ids, monitor pages, the
+ * legacy shared interrupt page), §6 (ring buffers and packets). Every struct is the packed little-endian wire layout; _Static_asserts pin the sizes.
  * Messages arrive in SynIC slots owned by the host: the client copies them out before parsing.
  */
 #ifndef VMBUS_PROTOCOL_H
@@ -14,6 +14,7 @@
 #define VMBUS_SINT 2u
 #define VMBUS_MESSAGE_CONNECTION_ID 1u    /* versions < 5.0 */
 #define VMBUS_MESSAGE_CONNECTION_ID_V5 4u /* INITIATE_CONTACT at >= 5.0 */
+#define VMBUS_EVENT_CONNECTION_ID 2u      /* SignalEvent of every channel at 0.13 (§5.9) */
 #define VMBUS_MESSAGE_TYPE 1u             /* HvCallPostMessage message_type */
 #define VMBUS_MAX_MESSAGE 240u
 #define VMBUS_MAX_RELID 2047u
@@ -21,6 +22,8 @@
 
 /* ---- §5.2 versions ---- */
 #define VMBUS_VERSION(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
+#define VMBUS_VERSION_WS2008 VMBUS_VERSION(0, 13)
+#define VMBUS_VERSION_WIN7 VMBUS_VERSION(1, 1)
 #define VMBUS_VERSION_WIN8 VMBUS_VERSION(2, 4)
 #define VMBUS_VERSION_WIN8_1 VMBUS_VERSION(3, 0)
 #define VMBUS_VERSION_WIN10 VMBUS_VERSION(4, 0)
@@ -204,6 +207,10 @@ _Static_assert(sizeof(struct vmbus_monitor_page) == 4096, "a monitor page is one
 _Static_assert(offsetof(struct vmbus_monitor_page, trigger_group) == 8, "trigger_group @8");
 _Static_assert(offsetof(struct vmbus_monitor_page, latency) == 576, "latency @576");
 _Static_assert(offsetof(struct vmbus_monitor_page, parameter) == 1088, "parameter @1088");
+
+/* ---- §5.9 the shared interrupt page (< 2.4), named in INITIATE_CONTACT below 5.0 ---- */
+/* Bytes 0..2047: host->guest bitmap; bytes 2048..4095: guest->host bitmap; bit n = child_relid n. */
+#define VMBUS_INTERRUPT_PAGE_HALF 2048u
 
 /* §5.7: PFNs per GPADL message. */
 #define VMBUS_GPADL_HEADER_PFNS 26u

@@ -10,6 +10,10 @@
  *     bit 0 skipped) and runs the callback of each open channel by relid (batched: the inbound
  *     interrupt_mask is set while draining, then cleared and re-checked), then copies messages out
  *     of the VP's SINT2 slot into a FIFO (releasing the slot, EOM if msg_pending).
+ *     Below VMBus 2.4 (§5.9) the channel bits are in the host->guest half of the shared interrupt
+ *     page instead: the handler test-and-clears SIEF SINT2 bit 0 only and, if it was set, scans
+ *     the page's relids 1..2047 (test-and-clear each) with the same dispatch. The host sends every
+ *     channel interrupt to VP 0 then (OPENCHANNEL target_vp is ignored below 2.4).
  *   - The VP that called vmbus_connect() ("main context") processes that FIFO in arrival order,
  *     inside every library wait and in vmbus_poll(). Offers are announced to drivers, and rescinded
  *     channels are cleaned up (close, GPADL teardown, RELID_RELEASED), only in vmbus_poll(), never
@@ -22,9 +26,11 @@
  *
  * Guest->host notification (§5.8, vmbus_setevent): a channel whose offer has monitor_allocated sets
  * its bit in monitor page 2 (lock bts, no hypercall) unless it is in low-latency mode; any other
- * channel calls HvCallSignalEvent. The library decides *when* to notify (hv_signal_on_write, the
- * pending_send_sz rule); the channel decides *how*.
- * Sub-channels (§5.6 step 6): an offer with sub_channel_index > 0 belongs to the primary with the
+ * channel calls HvCallSignalEvent. Below 2.4 a channel without a dedicated interrupt (every channel
+ * at 0.13, which signals connection id 2; at 1.1 the offer says) first sets its relid's bit in the
+ * guest->host half of the interrupt page (§5.9). The library decides *when* to notify
+ * (hv_signal_on_write, the pending_send_sz rule); the channel decides *how*.
+ * Sub-channels (§5.6 step 6, VMBus >= 2.4): an offer with sub_channel_index > 0 belongs to the primary with the
  * same class and instance GUIDs; it is listed on the primary (sub_channels / next_sub, in index
  * order), announced to the primary's sc_create_callback instead of to drivers, and opened and
  * closed like any channel (own ring GPADL, own target VP). Closing a primary closes its open
@@ -82,7 +88,8 @@ typedef void (*vmbus_callback_t)(struct vmbus_channel *ch);
 struct vmbus_channel {
     /* offer (validated copy) */
     uint32_t relid;
-    uint32_t connection_id;
+    uint32_t connection_id; /* SignalEvent target: the offer's, or VMBUS_EVENT_CONNECTION_ID at 0.13 */
+    uint8_t dedicated_interrupt; /* offer's is_dedicated_interrupt (0 at 0.13); matters below 2.4 only */
     uint16_t sub_channel_index;
     uint16_t chn_flags;
     struct vmbus_guid if_type, if_instance;
@@ -119,6 +126,9 @@ struct vmbus_channel {
     volatile uint32_t interrupts, events, intr_out_empty, intr_in_full, out_full;
     /* guest->host notifications by mechanism: HvCallSignalEvent, monitor pending bit */
     volatile uint32_t sig_hypercall, sig_monitor;
+    /* below 2.4 (§5.9): interrupts found through the interrupt page (of `interrupts`), and
+     * hypercall signals that set the page's guest->host bit first (of `sig_hypercall`) */
+    volatile uint32_t page_interrupts, sig_page;
 };
 
 /* ---- drivers: matched by class GUID when vmbus_poll() announces an offer ---- */
@@ -132,12 +142,14 @@ struct vmbus_driver {
 /* ---- connection ---- */
 int vmbus_vp_init(void);        /* every VP: SynIC pages, SINT2 -> VMBUS_SINT_VECTOR */
 void vmbus_ap_idle(void) __attribute__((noreturn)); /* VPs other than the main one: serve interrupts */
-/* INITIATE_CONTACT from 5.3 down to 2.4, skipping versions above max_version (0 = no cap). */
+/* INITIATE_CONTACT from 5.3 down to 2.4, then 1.1 and 0.13, skipping versions above max_version
+ * (0 = no cap; VMBUS_VERSION_WIN7 or VMBUS_VERSION_WS2008 asks for a legacy connection). */
 int vmbus_connect(uint32_t max_version);
 uint32_t vmbus_version(void);
 int vmbus_request_offers(void); /* REQUESTOFFERS, waits for ALLOFFERS_DELIVERED */
 /* UNLOAD, waits for UNLOAD_RESPONSE; then every channel and GPADL is forgotten (channel pointers
- * go stale, no RELID_RELEASED), so vmbus_connect() may follow and the offers come afresh. */
+ * go stale, no RELID_RELEASED), so vmbus_connect() may follow and the offers come afresh.
+ * UNLOAD exists from 1.1 on: at 0.13 it returns VMBUS_EOPNOTSUPP at once and posts nothing. */
 int vmbus_unload(void);
 void vmbus_register_driver(struct vmbus_driver *drv);
 /* Called for every new offer by vmbus_poll() before drivers are probed (e.g. to print it). */
@@ -160,7 +172,7 @@ void vmbus_set_chn_rescind_callback(struct vmbus_channel *ch, vmbus_callback_t c
 
 /* ---- channel operations (main context) ---- */
 /* Opens with ring_pages pages per direction (header included, >= 2), interrupts to VP index
- * target_vp; cb runs for inbound packets. */
+ * target_vp (below 2.4 the host ignores it and interrupts VP 0); cb runs for inbound packets. */
 int vmbus_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp, vmbus_callback_t cb,
                void *context);
 /* Closes a channel; a primary's open sub-channels are closed first. */
@@ -182,7 +194,8 @@ int vmbus_send_wait(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uin
 int vmbus_recv(struct vmbus_channel *ch, struct vmbus_packet *pkt, void *buf, uint32_t buflen);
 /* Notifies the host by the channel's mechanism (monitor bit or HvCallSignalEvent), unconditionally. */
 int vmbus_setevent(struct vmbus_channel *ch);
-/* HvCallSignalEvent(offer connection id, flag 0), unconditionally, whatever the mechanism. */
+/* HvCallSignalEvent(the channel's connection id, flag 0), unconditionally, whatever the mechanism
+ * (below 2.4, without a dedicated interrupt, after setting the interrupt-page bit). */
 int vmbus_signal_host(struct vmbus_channel *ch);
 
 /* ---- helpers ---- */

@@ -29,8 +29,11 @@ static int test_and_clear(volatile uint64_t *word, unsigned bit)
 }
 
 /* Runs the callbacks of the channels flagged in `flags` (bit n = relid n, 64 * words bits);
- * returns how many ran. */
-static unsigned run_flagged(volatile uint64_t *flags, unsigned words, int from_page)
+ * returns how many ran. Inlined into both callers, as the one scan was before the legacy page: the
+ * out-of-line copy shifted the ring code so that two pairs of its hot return addresses shared
+ * entries of Unicorn's jump cache, and the V1 echo benchmark ran 5% slower (bench/README.md). */
+static inline __attribute__((always_inline)) unsigned run_flagged(volatile uint64_t *flags, unsigned words,
+                                                                  int from_page)
 {
     unsigned ran = 0;
     for (unsigned w = 0; w < words; w++) {

@@ -102,19 +102,15 @@ void Channel::signal_guest(VirtualTime now) {
     return;
   }
   ++signals_out;
-  if (legacy_page_) {
-    // §5.9: the channel's bit in the shared page, then flag 0 (the guest then scans the page).
-    tracer_.emit(TracePoint::kVmbusSignal, now, static_cast<int>(vp),
-                 {TraceField::str_("dir", "host->guest"), TraceField::u64("relid", relid_),
-                  TraceField::boolean("old_target", vp != open_->target_vp), TraceField::str_("via", "interrupt_page")});
-    legacy_page_->raise(relid_);
-    platform_.signal_event(vp, kVmbusSint, 0, now);
-    return;
-  }
+  // Below 2.4 (§5.9) the channel's bit goes into the shared page and the guest finds it through
+  // flag 0; the record then says so in a last field.
+  const TraceField fields[] = {TraceField::str_("dir", "host->guest"), TraceField::u64("relid", relid_),
+                               TraceField::boolean("old_target", vp != open_->target_vp),
+                               TraceField::str_("via", "interrupt_page")};
   tracer_.emit(TracePoint::kVmbusSignal, now, static_cast<int>(vp),
-               {TraceField::str_("dir", "host->guest"), TraceField::u64("relid", relid_),
-                TraceField::boolean("old_target", vp != open_->target_vp)});
-  platform_.signal_event(vp, kVmbusSint, relid_, now);
+               std::span<const TraceField>(fields, legacy_page_ ? 4 : 3));
+  if (legacy_page_) legacy_page_->raise(relid_);
+  platform_.signal_event(vp, kVmbusSint, legacy_page_ ? 0 : relid_, now);
 }
 
 bool Channel::guest_signal(VirtualTime now, VirtualTime latency) {

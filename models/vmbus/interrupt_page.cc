@@ -7,10 +7,8 @@
 
 namespace hvsim::vmbus {
 
-InterruptPage::InterruptPage(PhysicalMemory& mem, uint64_t gpa) : mem_(&mem), gpa_(gpa) {
-  uint8_t probe = 0;
-  usable_ = gpa_ != 0 && gpa_ % 4096 == 0 && mem_->read(gpa_ + 4095, &probe, 1);
-}
+InterruptPage::InterruptPage(PhysicalMemory& mem, uint64_t gpa)
+    : mem_(&mem), gpa_(gpa), usable_(gpa != 0 && mem.holds_page(gpa)) {}
 
 bool InterruptPage::raise(uint32_t relid) {
   if (!usable_ || relid >= kHalfBytes * 8) return false;

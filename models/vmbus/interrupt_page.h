@@ -25,7 +25,6 @@ class InterruptPage {
 
   // The GPA is a page-aligned, non-zero page of RAM (checked at construction).
   bool usable() const { return usable_; }
-  uint64_t gpa() const { return gpa_; }
 
   // Sets bit `relid` of the host->guest half; false if the page is not usable or relid is outside
   // the bitmap.

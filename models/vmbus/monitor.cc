@@ -10,9 +10,7 @@ MonitorPages::MonitorPages(PhysicalMemory& mem, uint64_t parent_to_child_gpa, ui
       p2c_(parent_to_child_gpa),
       c2p_(child_to_parent_gpa),
       latency_100ns_(static_cast<uint16_t>(std::min<uint64_t>(latency.ps() / 100000, UINT16_MAX))) {
-  uint8_t probe = 0;
-  usable_ = p2c_ != 0 && c2p_ != 0 && p2c_ % 4096 == 0 && c2p_ % 4096 == 0 && p2c_ != c2p_ &&
-            mem_.read(p2c_ + 4095, &probe, 1) && mem_.read(c2p_ + 4095, &probe, 1);
+  usable_ = p2c_ != 0 && c2p_ != 0 && p2c_ != c2p_ && mem_.holds_page(p2c_) && mem_.holds_page(c2p_);
 }
 
 std::optional<uint8_t> MonitorPages::allocate(uint32_t connection_id) {

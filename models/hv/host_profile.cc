@@ -21,6 +21,12 @@ constexpr uint32_t vmbus_version(uint32_t major, uint32_t minor) { return major 
 // DEVNOTE (assumption, PROTOCOL §11 says which release first offered 6.0 is not verified): 6.0 is
 // "Copper", and WS2025 (build 26100, "Germanium") comes after Copper in Microsoft's release
 // naming, so ws2025 offers 6.0.
+// Its 6.0 features are the "Copper" set that Microsoft's UEFI VMBus client header names
+// (VMBUS_SUPPORTED_FEATURE_FLAGS_COPPER in mu_msvm: guest-specified signal parameters, channel
+// interrupt redirection, modify connection); client id came with the next release, and
+// confidential channels are a paravisor's, not the root host's. OpenHCL, a client of the root
+// host, uses OpenChannel2 with both of the first two.
+constexpr uint32_t kCopperFeatures = 0x1 | 0x2 | 0x4;
 constexpr uint32_t kWin7 = vmbus_version(1, 1), kWs2008 = vmbus_version(0, 13);
 constexpr std::array<uint32_t, 3> kWs2012Vmbus = {vmbus_version(2, 4), kWin7, kWs2008};
 constexpr std::array<uint32_t, 4> kWs2012R2Vmbus = {vmbus_version(3, 0), vmbus_version(2, 4), kWin7, kWs2008};
@@ -60,7 +66,7 @@ constexpr std::array<HostProfile, 6> kProfiles = {{
     {"ws2022", "Windows Server 2022", {20348, 10, 0, 0, 0, 0}, kWs2022Vmbus, kGpadlCapWs2019, true,
      true},
     {"ws2025", "Windows Server 2025", {26100, 10, 0, 0, 0, 0}, kWs2025Vmbus, kGpadlCapWs2019, true,
-     true},
+     true, kCopperFeatures},
 }};
 
 constexpr size_t kDefaultProfile = 3;  // ws2019

@@ -35,6 +35,9 @@ struct HostProfile {
   bool tsc_invariant_control = false;
   // The host scales the guest TSC in hardware, so the TSC frequency survives migration.
   bool tsc_scaling = false;
+  // VMBus 6.0 feature flags the host supports (VERSION_RESPONSE2 grants what the guest asked of
+  // these); 0 for hosts without 6.0.
+  uint32_t vmbus_features = 0;
 };
 
 // Throws hvsim::UsageError listing the valid names for an unknown one.

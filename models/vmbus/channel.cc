@@ -103,14 +103,17 @@ void Channel::signal_guest(VirtualTime now) {
   }
   ++signals_out;
   // Below 2.4 (§5.9) the channel's bit goes into the shared page and the guest finds it through
-  // flag 0; the record then says so in a last field.
-  const TraceField fields[] = {TraceField::str_("dir", "host->guest"), TraceField::u64("relid", relid_),
-                               TraceField::boolean("old_target", vp != open_->target_vp),
-                               TraceField::str_("via", "interrupt_page")};
+  // flag 0; with 6.0 guest-specified signal parameters the flag is the guest's choice. Either way
+  // the record says so in a last field.
+  uint16_t flag = legacy_page_ ? 0 : open_->event_flag.value_or(static_cast<uint16_t>(relid_));
+  TraceField fields[] = {TraceField::str_("dir", "host->guest"), TraceField::u64("relid", relid_),
+                         TraceField::boolean("old_target", vp != open_->target_vp),
+                         TraceField::str_("via", "interrupt_page")};
+  if (open_->event_flag) fields[3] = TraceField::u64("event_flag", flag);
   tracer_.emit(TracePoint::kVmbusSignal, now, static_cast<int>(vp),
-               std::span<const TraceField>(fields, legacy_page_ ? 4 : 3));
+               std::span<const TraceField>(fields, legacy_page_ || open_->event_flag ? 4 : 3));
   if (legacy_page_) legacy_page_->raise(relid_);
-  platform_.signal_event(vp, kVmbusSint, legacy_page_ ? 0 : relid_, now);
+  platform_.signal_event(vp, kVmbusSint, flag, now);
 }
 
 bool Channel::guest_signal(VirtualTime now, VirtualTime latency) {

@@ -66,6 +66,11 @@ class Channel final : public ChannelIo {
     bool space_wait = false;  // the host->guest ring was full: device waits for space
     bool broken = false;
     std::optional<Rewrite> rewrite;
+    // 6.0 OpenChannel2 with guest-specified signal parameters: the connection id the guest
+    // signals the channel on (instead of connection_id()) and the SIEF flag the host sets for it
+    // (instead of the relid's).
+    std::optional<uint32_t> guest_connection_id;
+    std::optional<uint16_t> event_flag;
   };
 
   // --- ChannelIo (the device's side) ---
@@ -110,7 +115,12 @@ class Channel final : public ChannelIo {
   // rewrite is still armed.
   bool check_rewrite(VirtualTime now);
 
+  // The event connection id the offer names (the channel's port unless OpenChannel2 chose one).
   uint32_t connection_id() const { return kEventConnectionBase + relid_; }
+  // The connection id the guest signals this channel on now.
+  uint32_t signal_connection_id() const {
+    return open_ && open_->guest_connection_id ? *open_->guest_connection_id : connection_id();
+  }
   VmbusDevice& device() { return device_; }
   const VmbusDevice& device() const { return device_; }
   const OpenState* open_state() const { return open_ ? &*open_ : nullptr; }

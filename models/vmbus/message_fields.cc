@@ -82,6 +82,11 @@ constexpr MessageField kModify[] = {HVSIM_HEADER, HVSIM_FIELD(ModifyChannel, chi
                                     HVSIM_FIELD(ModifyChannel, target_vp)};
 constexpr MessageField kModifyResponse[] = {HVSIM_HEADER, HVSIM_FIELD(ModifyChannelResponse, child_relid),
                                             HVSIM_FIELD(ModifyChannelResponse, status)};
+constexpr MessageField kModifyConnectionFields[] = {HVSIM_HEADER,
+                                                   HVSIM_FIELD(ModifyConnection, parent_to_child_monitor_page),
+                                                   HVSIM_FIELD(ModifyConnection, child_to_parent_monitor_page)};
+constexpr MessageField kModifyConnectionResponseFields[] = {HVSIM_HEADER,
+                                                           HVSIM_FIELD(ModifyConnectionResponse, connection_state)};
 
 #undef HVSIM_FIELD
 #undef HVSIM_HEADER
@@ -105,6 +110,8 @@ std::span<const MessageField> message_fields(MsgType type) {
     case MsgType::kVersionResponse: return kVersion;
     case MsgType::kModifyChannel: return kModify;
     case MsgType::kModifyChannelResponse: return kModifyResponse;
+    case MsgType::kModifyConnection: return kModifyConnectionFields;
+    case MsgType::kModifyConnectionResponse: return kModifyConnectionResponseFields;
     default: return kHeaderOnly;
   }
 }
@@ -126,6 +133,8 @@ size_t message_layout_size(MsgType type) {
     case MsgType::kVersionResponse: return sizeof(VersionResponse);
     case MsgType::kModifyChannel: return sizeof(ModifyChannel);
     case MsgType::kModifyChannelResponse: return sizeof(ModifyChannelResponse);
+    case MsgType::kModifyConnection: return sizeof(ModifyConnection);
+    case MsgType::kModifyConnectionResponse: return sizeof(ModifyConnectionResponse);
     default: return sizeof(MsgHeader);
   }
 }

@@ -18,6 +18,12 @@ std::optional<uint8_t> MonitorPages::allocate(uint32_t connection_id) {
   unsigned id = 0;
   while (id < kIds && allocated_[id]) ++id;
   if (id == kIds) return std::nullopt;
+  claim(static_cast<uint8_t>(id), connection_id);
+  return static_cast<uint8_t>(id);
+}
+
+void MonitorPages::claim(uint8_t id, uint32_t connection_id) {
+  if (!usable_ || id >= kIds) return;
   allocated_[id] = true;
   released_[id] = false;
   const unsigned group = id / 32, bit = id % 32;
@@ -28,7 +34,6 @@ std::optional<uint8_t> MonitorPages::allocate(uint32_t connection_id) {
   std::copy_n(reinterpret_cast<const uint8_t*>(&connection_id), 4, param);  // flag_number 0
   mem_.write(c2p_ + kParameterOffset + 8 * (group * 32 + bit), param, sizeof param);
   for (uint64_t page : {p2c_, c2p_}) mem_.write(page + kLatencyOffset + 2 * (group * 32 + bit), &latency_100ns_, 2);
-  return static_cast<uint8_t>(id);
 }
 
 void MonitorPages::release(uint8_t id) {

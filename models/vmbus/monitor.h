@@ -36,6 +36,9 @@ class MonitorPages {
   bool usable() const { return usable_; }
   // The lowest free id, with its parameter and latency written; nullopt when all 128 are taken.
   std::optional<uint8_t> allocate(uint32_t connection_id);
+  // Takes `id` (< kIds) for `connection_id` as allocate() would: a channel keeps the id its offer
+  // carried when the guest moves the connection to other pages (MODIFY_CONNECTION, 6.0).
+  void claim(uint8_t id, uint32_t connection_id);
   void release(uint8_t id);
   bool any_allocated() const { return allocated_.any(); }
 

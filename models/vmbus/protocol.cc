@@ -40,6 +40,11 @@ constexpr std::array<const char*, static_cast<size_t>(MsgType::kCount)> kMsgType
     "MODIFYCHANNEL",
     "TL_CONNECT_RESULT",
     "MODIFYCHANNEL_RESPONSE",
+    "MODIFY_CONNECTION",
+    "MODIFY_CONNECTION_RESPONSE",
+    "PAUSE",
+    "PAUSE_RESPONSE",
+    "RESUME",
 };
 
 // Text position of each wire byte: groups 1-3 are stored little-endian, groups 4-5 in order.

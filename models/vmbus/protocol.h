@@ -24,6 +24,7 @@ constexpr uint32_t kVmbusMessageType = 1;             // HvCallPostMessage messa
 constexpr size_t kMaxMessageSize = 240;               // SynIC payload
 constexpr uint32_t kMaxRelid = 2047;                  // child_relid is 1..2047
 constexpr uint32_t kEventConnectionBase = 0x10000;    // hvsim: event connection id = base + relid
+constexpr uint32_t kSiefFlags = 2048;                 // event flags per SINT (TLFS): a flag is 0..2047
 
 // --- §5.2 versions: (major << 16) | minor ---
 constexpr uint32_t kVersionWs2008 = 0x0000000D;  // 0.13
@@ -38,6 +39,15 @@ constexpr uint32_t kVersionWin10V52 = 0x00050002;
 constexpr uint32_t kVersionWin10V53 = 0x00050003;
 constexpr uint32_t kVersionCopper = 0x00060000;    // 6.0: feature flags, VERSION_RESPONSE2
 std::string version_name(uint32_t version);  // "5.3"
+
+// --- 6.0 feature flags (INITIATE_CONTACT @20, VERSION_RESPONSE2 @16; PROTOCOL.md §5.5) ---
+constexpr uint32_t kFeatureGuestSpecifiedSignalParameters = 0x1;  // OpenChannel2 connection_id, event_flag
+constexpr uint32_t kFeatureChannelInterruptRedirection = 0x2;     // OpenChannel2 flags b0
+constexpr uint32_t kFeatureModifyConnection = 0x4;                // MODIFY_CONNECTION (25, 26)
+constexpr uint32_t kFeatureClientId = 0x8;                        // INITIATE_CONTACT2
+constexpr uint32_t kFeatureConfidentialChannels = 0x10;
+constexpr uint32_t kFeaturePauseResume = 0x20;                    // PAUSE, PAUSE_RESPONSE, RESUME
+constexpr uint32_t kFeatureServerSpecifiedMonitorPages = 0x40;    // VERSION_RESPONSE3
 
 // --- §5.3 message types ---
 enum class MsgType : uint32_t {
@@ -66,7 +76,12 @@ enum class MsgType : uint32_t {
   kModifyChannel = 22,
   kTlConnectResult = 23,
   kModifyChannelResponse = 24,
-  kCount = 25,
+  kModifyConnection = 25,          // 6.0 with kFeatureModifyConnection
+  kModifyConnectionResponse = 26,
+  kPause = 27,                     // 6.0 with kFeaturePauseResume (hvsim: not supported)
+  kPauseResponse = 28,
+  kResume = 29,
+  kCount = 30,
 };
 const char* msg_type_name(uint32_t type);  // "OFFERCHANNEL", or "UNKNOWN"
 
@@ -108,6 +123,14 @@ struct OpenChannel {
   uint32_t downstream_ringbuffer_pageoffset;
   uint8_t userdata[120];
 };
+// OpenChannel2: the OPENCHANNEL every guest sends once it negotiated kFeatureGuestSpecifiedSignalParameters
+// or kFeatureChannelInterruptRedirection.
+struct OpenChannel2 {
+  OpenChannel base;
+  uint32_t connection_id;  // the guest's HvCallSignalEvent id for the channel (feature 0x1)
+  uint16_t event_flag;     // the SIEF flag the host sets for the channel (feature 0x1)
+  uint16_t flags;          // b0: redirect interrupt (feature 0x2)
+};
 struct OpenChannelResult { MsgHeader hdr; uint32_t child_relid; uint32_t openid; uint32_t status; };
 struct CloseChannel { MsgHeader hdr; uint32_t child_relid; };
 struct GpadlRangeHeader { uint32_t byte_count; uint32_t byte_offset; };  // then u64 pfn[]
@@ -139,7 +162,14 @@ struct VersionResponse {
   uint16_t padding;
   uint32_t msg_conn_id;
 };
+struct VersionResponse2 { VersionResponse base; uint32_t supported_features; };
 struct ModifyChannel { MsgHeader hdr; uint32_t child_relid; uint32_t target_vp; };
+struct ModifyConnection {
+  MsgHeader hdr;
+  uint64_t parent_to_child_monitor_page;
+  uint64_t child_to_parent_monitor_page;
+};
+struct ModifyConnectionResponse { MsgHeader hdr; uint8_t connection_state; };
 struct ModifyChannelResponse { MsgHeader hdr; uint32_t child_relid; uint32_t status; };
 #pragma pack(pop)
 
@@ -147,6 +177,10 @@ static_assert(sizeof(MsgHeader) == 8);
 static_assert(sizeof(OfferChannel) == 196);
 static_assert(sizeof(RescindChannelOffer) == 12);
 static_assert(sizeof(OpenChannel) == 148);
+static_assert(sizeof(OpenChannel2) == 156);
+static_assert(sizeof(VersionResponse2) == 20);
+static_assert(sizeof(ModifyConnection) == 24);
+static_assert(sizeof(ModifyConnectionResponse) == 9);
 static_assert(sizeof(OpenChannelResult) == 20);
 static_assert(sizeof(CloseChannel) == 12);
 static_assert(sizeof(GpadlHeader) == 20);

@@ -85,9 +85,13 @@ uint16_t VmbusHost::post_message(VpIndex vp, uint32_t connection_id, std::span<c
 uint16_t VmbusHost::signal_event(VpIndex vp, uint32_t connection_id, uint16_t flag, VirtualTime now) {
   now_ = now;
   if (connection_id == kLegacyEventConnectionId && conn_ && conn_->interrupt_page) return legacy_signal(vp, now);
-  if (connection_id <= kEventConnectionBase || connection_id > kEventConnectionBase + kMaxRelid)
-    return kHvStatusInvalidConnectionId;
-  Channel* c = find_channel(connection_id - kEventConnectionBase);
+  Channel* c = nullptr;
+  if (auto port = guest_ports_.find(connection_id); port != guest_ports_.end()) {
+    c = find_channel(port->second);  // 6.0: the port the guest chose in OpenChannel2
+  } else if (connection_id > kEventConnectionBase && connection_id <= kEventConnectionBase + kMaxRelid) {
+    c = find_channel(connection_id - kEventConnectionBase);
+    if (c && c->signal_connection_id() != connection_id) c = nullptr;  // the guest chose another port
+  }
   if (!c) return kHvStatusInvalidConnectionId;
   (void)flag;  // offers carry flag 0; any flag number reaches the same channel
   // Signals are handled at once (they only read ring state the guest already published); the
@@ -409,6 +413,8 @@ bool VmbusHost::rescind(std::string_view name, VirtualTime now) {
 void VmbusHost::close_channel(Channel& c, VirtualTime now, const char* why) {
   if (c.state != ChannelState::kOpen) return;
   if (c.monitor_id) --monitored_open_;
+  if (const Channel::OpenState* o = c.open_state(); o && o->guest_connection_id)
+    guest_ports_.erase(*o->guest_connection_id);
   c.close(now);
   throttle_.forget(c.relid());
   c.state = ChannelState::kOffered;

@@ -27,7 +27,16 @@
 // memory (inbox, outbox and device queues are bounded).
 // Monitor pages (§5.8): when the guest gives both in INITIATE_CONTACT, offers carry a monitor id
 // and the host scans the pending bits every monitor_latency while such a channel is open.
-// Omitted: hv_sock (TL_CONNECT), reserved channels, 6.0 feature flags.
+// 6.0 (§5.4, §5.5): VERSION_RESPONSE2 grants the features the guest asked for that the profile
+// supports (`features`; unknown bits are dropped, as OpenVMM does). Guest-specified signal
+// parameters: once 0x1 or 0x2 is granted every OPENCHANNEL must be the 156-byte OpenChannel2 (a
+// shorter one is ignored, unanswered); with 0x1 the channel's guest->host port is the guest's
+// connection id (refused if a message port or another open channel's port) and host->guest
+// interrupts set the guest's event flag (refused from 2048); redirection (0x2) has no effect on
+// a root host. MODIFY_CONNECTION (0x4) moves or drops the monitor pages while no monitored
+// channel is open; channels keep the monitor ids their offers carried.
+// Omitted: hv_sock (TL_CONNECT), reserved channels, the 6.0 features beyond the "Copper" set
+// (client id, confidential channels, pause/resume, server-specified monitor pages).
 //
 // Fault injection (scenarios; every action is one call with plain arguments, docs/vmbus.md
 // "Fault injection"; implemented in vmbus_host_faults.cc): raw and field-built channel messages,
@@ -70,6 +79,7 @@ struct VmbusHostParams {
   // Monitor pages: scan period of the guest's pending bits; 0 = offers get no monitor id.
   VirtualTime monitor_latency = VirtualTime::from_us(100);
   ThrottlePolicy throttle;
+  uint32_t features = 0;              // 6.0 feature flags it supports (HostProfile::vmbus_features)
 };
 
 class VmbusHost {
@@ -122,6 +132,7 @@ class VmbusHost {
   // --- inspection ---
   bool connected() const { return conn_.has_value(); }
   uint32_t version() const { return conn_ ? conn_->version : 0; }
+  uint32_t features() const { return conn_ ? conn_->features : 0; }  // granted at 6.0
   const Channel* channel(uint32_t relid) const;
   const Channel* channel_of(std::string_view device) const;
   const GpadlTable& gpadls() const { return gpadls_; }
@@ -198,6 +209,7 @@ class VmbusHost {
     unsigned sint = kVmbusSint;
     bool offers_requested = false;
     std::optional<InterruptPage> interrupt_page;  // below 2.4 (§5.9)
+    uint32_t features = 0;                        // 6.0 features granted
   };
   struct ReplyTarget {  // where host messages go: the last INITIATE_CONTACT's VP and SINT
     VpIndex vp = 0;
@@ -229,6 +241,9 @@ class VmbusHost {
   void on_close_channel(std::span<const uint8_t> m, VirtualTime now);
   void on_relid_released(std::span<const uint8_t> m, VirtualTime now);
   void on_modify_channel(std::span<const uint8_t> m, VirtualTime now);
+  void on_modify_connection(std::span<const uint8_t> m, VirtualTime now);
+  // Why `c` may not open with guest->host port `id` (nullptr: it may).
+  const char* port_conflict(uint32_t id, const Channel& c) const;
   void on_unload(VirtualTime now);
   void gpadl_outcome(const GpadlTable::Outcome& o, VirtualTime now);
   bool teardown_gpadl(uint32_t handle);  // forgets a created GPADL and its pages
@@ -279,6 +294,7 @@ class VmbusHost {
   bool any_touched_ = true;          // some DeviceSlot::touched is set
   std::optional<VirtualTime> devices_next_;  // earliest device deadline (changes only when one is polled)
   std::map<uint32_t, std::unique_ptr<Channel>> channels_;  // by relid
+  std::map<uint32_t, uint32_t> guest_ports_;  // OpenChannel2 connection id -> relid, while open
   std::deque<Inbound> inbox_;
   struct Outgoing {
     std::vector<uint8_t> bytes;

@@ -39,6 +39,9 @@ size_t min_size(MsgType t) {
     case MsgType::kInitiateContact: return sizeof(InitiateContact);
     case MsgType::kUnload: return sizeof(MsgHeader);
     case MsgType::kModifyChannel: return sizeof(ModifyChannel);
+    case MsgType::kModifyConnection: return sizeof(ModifyConnection);
+    case MsgType::kPause: return sizeof(MsgHeader);
+    case MsgType::kResume: return sizeof(MsgHeader);
     default: return 0;
   }
 }
@@ -84,6 +87,12 @@ void VmbusHost::handle_message(const Inbound& in, VirtualTime now) {
     case MsgType::kRelidReleased: return on_relid_released(m, now);
     case MsgType::kUnload: return on_unload(now);
     case MsgType::kModifyChannel: return on_modify_channel(m, now);
+    case MsgType::kModifyConnection: return on_modify_connection(m, now);
+    case MsgType::kPause:
+    case MsgType::kResume:
+      protocol_error(now, "PAUSE and RESUME need the pause_resume feature, which this host does not offer; ignored",
+                     {TraceField::str_("type", msg_type_name(type))});
+      return;
     default: break;
   }
 }
@@ -135,28 +144,32 @@ void VmbusHost::on_initiate_contact(const Inbound& in, VirtualTime now) {
                    {TraceField::u64("target_vcpu", target)});
     target = 0;
   }
-  VersionResponse r = header_only<VersionResponse>(MsgType::kVersionResponse);
-  r.version_supported = known ? 1 : 0;
-  r.connection_state = state;
-  r.msg_conn_id = v >= kVersionWin10V5 ? kMessageConnectionId : v;
+  // 6.0 (§5.5): the features asked for (INITIATE_CONTACT @20) that this host supports; unknown
+  // and unsupported bits are dropped, not refused (OpenVMM does the same).
+  const uint32_t requested = v >= kVersionCopper ? static_cast<uint32_t>(ic.interrupt_page_or_sint >> 32) : 0;
+  const uint32_t granted = known && state == 0 ? requested & params_.features : 0;
+  VersionResponse2 r{};
+  r.base = header_only<VersionResponse>(MsgType::kVersionResponse);
+  r.base.version_supported = known ? 1 : 0;
+  r.base.connection_state = state;
+  r.base.msg_conn_id = v >= kVersionWin10V5 ? kMessageConnectionId : v;
+  r.supported_features = granted;
   // The response goes out on the requested VP/SINT even when the version is refused.
   reply_to_ = ReplyTarget{target, sint};
   if (known && state == 0) {
-    conn_ = Connection{v, target, sint, false, interrupt_page};
+    conn_ = Connection{v, target, sint, false, interrupt_page, granted};
     if (monitor && monitor->usable()) monitor_.emplace(std::move(*monitor));
   }
+  const TraceField fields[] = {TraceField::str_("state", known && state == 0 ? "connected" : "refused"),
+                               TraceField::str_("version", version_name(v)), TraceField::u64("target_vp", target),
+                               TraceField::u64("sint", sint), TraceField::hex("features_requested", requested),
+                               TraceField::hex("features", granted)};
+  const bool copper = known && v >= kVersionCopper;
   tracer_.emit(TracePoint::kVmbusChannel, now, static_cast<int>(target),
-               {TraceField::str_("state", known && state == 0 ? "connected" : "refused"),
-                TraceField::str_("version", version_name(v)), TraceField::u64("target_vp", target),
-                TraceField::u64("sint", sint)});
-  if (known && v >= kVersionCopper) {
-    // VERSION_RESPONSE2 (§5.4): supported_features follows; hvsim supports none of the 6.0 features.
-    uint8_t r2[sizeof r + 4] = {};
-    std::memcpy(r2, &r, sizeof r);
-    send(std::span<const uint8_t>(r2, sizeof r2), now);
-    return;
-  }
-  send(r, now);
+               std::span<const TraceField>(fields, copper ? 6 : 4));
+  // VERSION_RESPONSE2 (20 bytes, §5.4) for an accepted 6.0+, failed or not; else VERSION_RESPONSE.
+  auto* bytes = reinterpret_cast<const uint8_t*>(&r);
+  send(std::span<const uint8_t>(bytes, copper ? sizeof r : sizeof r.base), now);
 }
 
 // §5.6 step 3: one OFFERCHANNEL per channel in a seeded order, then ALLOFFERS_DELIVERED.
@@ -266,8 +279,18 @@ void VmbusHost::on_gpadl_teardown(std::span<const uint8_t> m, VirtualTime now) {
 }
 
 void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
+  // 6.0: once signal parameters or redirection were negotiated every open is an OpenChannel2; a
+  // short one cannot be parsed and gets no answer (OpenVMM drops it the same way).
+  const bool open2 = conn_->features & (kFeatureGuestSpecifiedSignalParameters | kFeatureChannelInterruptRedirection);
+  OpenChannel2 o2{};
+  if (open2 && !read_msg(m, o2)) {
+    protocol_error(now, "OPENCHANNEL shorter than the OpenChannel2 this connection negotiated; ignored",
+                   {TraceField::u64("size", m.size()), TraceField::u64("expected", sizeof o2)});
+    return;
+  }
   OpenChannel o{};
   read_msg(m, o);
+  const bool guest_params = conn_->features & kFeatureGuestSpecifiedSignalParameters;
   Channel* c = find_channel(o.child_relid);
   // `why`: the protocol error a failure is traced as ("" = none).
   auto result = [&](uint32_t status, std::string_view why) {
@@ -311,8 +334,18 @@ void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
       .space_wait = false,
       .broken = false,
       .rewrite = std::nullopt,
+      .guest_connection_id = std::nullopt,
+      .event_flag = std::nullopt,
   };
   if (!s.out.valid() || !s.in.valid()) return result(kStatusUnsuccessful, "OPENCHANNEL ring pages are not RAM");
+  if (guest_params) {
+    if (o2.event_flag >= kSiefFlags)
+      return result(kStatusUnsuccessful, "OpenChannel2 event_flag beyond the 2048 SIEF flags");
+    s.guest_connection_id = o2.connection_id;
+    s.event_flag = o2.event_flag;
+  }
+  if (const char* why = port_conflict(guest_params ? o2.connection_id : c->connection_id(), *c))
+    return result(kStatusUnsuccessful, why);
   const RingPageLimits& limits = c->device().desc().ring_pages;
   if (!limits.allows(down) || !limits.allows(pages - down)) {
     // The device refuses the ring sizes: no protocol error (the guest broke no rule), the open
@@ -326,6 +359,7 @@ void VmbusHost::on_open_channel(std::span<const uint8_t> m, VirtualTime now) {
   }
   c->set_version(conn_->version);
   c->set_interrupt_page(conn_->interrupt_page);
+  if (s.guest_connection_id) guest_ports_[*s.guest_connection_id] = c->relid();
   set_state(*c, ChannelState::kOpen, now);
   if (c->monitor_id) ++monitored_open_;
   result(kStatusSuccess, "");
@@ -373,6 +407,21 @@ void VmbusHost::on_relid_released(std::span<const uint8_t> m, VirtualTime now) {
   forget_channel(r.child_relid);
 }
 
+// A channel's guest->host port must not be a message port or another open channel's port (the
+// SynIC refuses a second port on one connection id; OpenVMM fails the open then).
+const char* VmbusHost::port_conflict(uint32_t id, const Channel& c) const {
+  for (uint32_t message_port : message_connection_ids())
+    if (id == message_port) return "the channel's connection id is a message connection id";
+  if (guest_ports_.count(id)) return "the channel's connection id is another open channel's OpenChannel2 port";
+  if (id > kEventConnectionBase && id <= kEventConnectionBase + kMaxRelid && id != c.connection_id()) {
+    auto other = channels_.find(id - kEventConnectionBase);
+    if (other != channels_.end() && other->second->state == ChannelState::kOpen &&
+        other->second->signal_connection_id() == id)
+      return "the channel's connection id is another open channel's port";
+  }
+  return nullptr;
+}
+
 // §9.3.
 void VmbusHost::on_modify_channel(std::span<const uint8_t> m, VirtualTime now) {
   ModifyChannel mc{};
@@ -399,6 +448,46 @@ void VmbusHost::on_modify_channel(std::span<const uint8_t> m, VirtualTime now) {
   ModifyChannelResponse r = header_only<ModifyChannelResponse>(MsgType::kModifyChannelResponse);
   r.child_relid = mc.child_relid;
   r.status = status;
+  send(r, now);
+}
+
+// 6.0 with kFeatureModifyConnection (§5.4): both GPAs move the monitor pages there, both 0 drop
+// them, and channels keep the monitor ids their offers carried. It fails (connection_state 2)
+// for one GPA alone, for pages that are not two distinct page-aligned RAM pages, and while a
+// monitored channel is open (OpenVMM: no change under an open MNF channel).
+void VmbusHost::on_modify_connection(std::span<const uint8_t> m, VirtualTime now) {
+  if (!(conn_->features & kFeatureModifyConnection)) {
+    protocol_error(now, "MODIFY_CONNECTION without the modify_connection feature; ignored");
+    return;
+  }
+  ModifyConnection mc{};
+  read_msg(m, mc);
+  const uint64_t p2c = mc.parent_to_child_monitor_page, c2p = mc.child_to_parent_monitor_page;
+  const char* why = nullptr;
+  std::optional<MonitorPages> pages;
+  if ((p2c == 0) != (c2p == 0)) {
+    why = "MODIFY_CONNECTION names one monitor page; failed";
+  } else if (monitored_open_ > 0) {
+    why = "MODIFY_CONNECTION while a monitored channel is open; failed";
+  } else if (p2c != 0 && params_.monitor_latency.ps() > 0) {
+    pages.emplace(mem_, p2c, c2p, params_.monitor_latency);
+    if (!pages->usable()) why = "MODIFY_CONNECTION monitor pages are not two distinct page-aligned RAM pages; failed";
+  }
+  if (why) {
+    protocol_error(now, why, {TraceField::hex("parent_to_child", p2c), TraceField::hex("child_to_parent", c2p)});
+  } else {
+    monitor_.reset();
+    if (pages) {
+      for (auto& [relid, c] : channels_)
+        if (c->monitor_id) pages->claim(*c->monitor_id, c->connection_id());
+      monitor_.emplace(std::move(*pages));
+    }
+    tracer_.emit(TracePoint::kVmbusChannel, now, kNoVp,
+                 {TraceField::str_("state", "connection_modified"), TraceField::hex("parent_to_child", p2c),
+                  TraceField::hex("child_to_parent", c2p), TraceField::boolean("monitor_pages", monitor_.has_value())});
+  }
+  ModifyConnectionResponse r = header_only<ModifyConnectionResponse>(MsgType::kModifyConnectionResponse);
+  r.connection_state = why ? 2 : 0;
   send(r, now);
 }
 

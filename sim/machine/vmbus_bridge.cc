@@ -16,6 +16,7 @@ VmbusBridge::VmbusBridge(const VmbusConfig& config, const hv::HostProfile& host,
   vmbus::VmbusHostParams p;
   p.versions.assign(host.vmbus_versions.begin(), host.vmbus_versions.end());
   p.gpadl_cap_bytes = host.gpadl_aggregate_cap_bytes;
+  p.features = host.vmbus_features;
   p.seed = seed;
   p.retarget_lag = config.retarget_lag;
   p.throttle = config.throttle;

@@ -109,6 +109,7 @@ class VmbusHostTest : public ::testing::Test {
     const hv::HostProfile& h = hv::host_profile(profile);
     p.versions.assign(h.vmbus_versions.begin(), h.vmbus_versions.end());
     p.gpadl_cap_bytes = h.gpadl_aggregate_cap_bytes;
+    p.features = h.vmbus_features;
     p.seed = seed;
     p.latency = kLatency;
     p.throttle.threshold = 4;

@@ -65,7 +65,7 @@ TEST_P(VmbusDemoOnProfile, NegotiatesTheNewestVersionAndShutsDownOnRequest) {
 INSTANTIATE_TEST_SUITE_P(Profiles, VmbusDemoOnProfile,
                          ::testing::Values(ProfileCase{"ws2012", "2.4"}, ProfileCase{"ws2012r2", "3.0"},
                                            ProfileCase{"ws2016", "4.0"}, ProfileCase{"ws2019", "5.2"},
-                                           ProfileCase{"ws2022", "5.3"}),
+                                           ProfileCase{"ws2022", "5.3"}, ProfileCase{"ws2025", "6.0"}),
                          [](const ::testing::TestParamInfo<ProfileCase>& i) { return std::string(i.param.host); });
 
 TEST(Vmbus, DemoOffersArriveInASeededOrderAndRunsRepeatBitForBit) {
@@ -134,6 +134,40 @@ TEST(Vmbus, LegacyVersionsSignalThroughTheSharedInterruptPage) {
       EXPECT_EQ(count(trace, "vmbus.ring_rule"), 0u);
     }
   }
+}
+
+// VMBus 6.0 (PROTOCOL.md §5.5): the guest library's feature request, OpenChannel2 with a
+// guest-specified connection id and event flag, the host's refusals, MODIFY_CONNECTION, and a
+// feature-less reconnect (guest/tests/vmbus/vmbus_features.c) against the ws2025 host.
+TEST(Vmbus, CopperFeaturesGuestSpecifiedSignalsAndModifyConnection) {
+  MachineParams p = params("vmbus_features", "test");
+  p.host = "ws2025";
+  Machine m(p);
+  m.tracer().enable_capture();
+  Verdict v = m.run();
+  const std::string& out = m.console_output();
+  ASSERT_EQ(v.status(), 0) << v.message << "\n" << out;
+  EXPECT_NE(out.find("checks passed"), std::string::npos) << out;
+  EXPECT_EQ(out.find("FAIL"), std::string::npos) << out;
+  const auto& trace = m.tracer().captured();
+  EXPECT_EQ(count(trace, "\"state\":\"connected\",\"version\":\"6.0\""), 2u) << "with features, then without";
+  EXPECT_EQ(count(trace, "\"type\":\"UNLOAD_RESPONSE\""), 2u);
+  // OpenChannel2 while 0x1/0x2 are granted (nine opens, two refused), the short form without.
+  EXPECT_EQ(count(trace, "\"type\":\"OPENCHANNEL\",\"size\":156"), 9u);
+  EXPECT_EQ(count(trace, "\"type\":\"OPENCHANNEL\",\"size\":148"), 1u);
+  EXPECT_EQ(count(trace, "\"type\":\"MODIFY_CONNECTION\""), 4u) << "none posted without feature 0x4";
+  EXPECT_EQ(count(trace, "vmbus.ring_rule"), 0u);
+  // The host's side: the grant, the guest's flag on host->guest signals, and exactly the four
+  // refusals the guest provokes (two opens, two MODIFY_CONNECTIONs); two changes succeed.
+  EXPECT_EQ(count(trace, "\"features_requested\":\"0x8000000f\",\"features\":\"0x7\""), 1u);
+  EXPECT_EQ(count(trace, "\"features_requested\":\"0x0\",\"features\":\"0x0\""), 1u);
+  EXPECT_GT(count(trace, "\"dir\":\"host->guest\",\"relid\":1,\"old_target\":false,\"event_flag\":1000"), 0u);
+  EXPECT_EQ(count(trace, "vmbus.protocol_error"), 4u);
+  EXPECT_EQ(count(trace, "the channel's connection id is a message connection id"), 1u);
+  EXPECT_EQ(count(trace, "OpenChannel2 event_flag beyond the 2048 SIEF flags"), 1u);
+  EXPECT_EQ(count(trace, "MODIFY_CONNECTION while a monitored channel is open; failed"), 1u);
+  EXPECT_EQ(count(trace, "MODIFY_CONNECTION names one monitor page; failed"), 1u);
+  EXPECT_EQ(count(trace, "\"state\":\"connection_modified\""), 2u);
 }
 
 TEST(Vmbus, SubChannelsOpenOnTheirOwnVpsAndCloseBeforeThePrimary) {

@@ -1,11 +1,18 @@
 /* channel.c - open, close, retarget, and the data path of one channel (PROTOCOL.md §5.4, §5.6,
  * §6.3-6.5, §9, §10).
  *
- * Open: ring memory = outbound ring (header + data pages) then inbound ring, both with feature
- * bit b0 set; one GPADL over both; OPENCHANNEL (openid = relid, downstream offset = pages of the
- * outbound ring, target_vp), unless a rescind has arrived by then; wait for OPENCHANNEL_RESULT, a
- * rescind, or the timeout. On failure (a rescind at any step included, §10.2) the ring GPADL is torn
- * down; one whose creation a rescind interrupted is torn down by the rescind clean-up (gpadl.c). Once open, anything that arrived before the result is drained at once.
+ * Open: the channel claims its event flag (offers.c; the relid, or a guest-specified one); ring
+ * memory = outbound ring (header + data pages) then inbound ring, both with feature bit b0 set;
+ * one GPADL over both; OPENCHANNEL (openid = relid, downstream offset = pages of the outbound
+ * ring, target_vp), unless a rescind has arrived by then; wait for OPENCHANNEL_RESULT, a rescind,
+ * or the timeout. Once feature 0x1 or 0x2 was granted (6.0) OPENCHANNEL is always the 156-byte
+ * OpenChannel2, because the host then ignores the short form; a plain open fills it with the
+ * offer's connection id and the relid, which is what the host would use anyway (OpenVMM's client
+ * does the same), so the host needs no special case for "not specified". The flag is released,
+ * and signal_connection_id reverts to the offer's, when the channel closes or the open fails.
+ * On failure (a rescind at any step included, §10.2) the ring GPADL is torn down; one whose
+ * creation a rescind interrupted is torn down by the rescind clean-up (gpadl.c). Once open,
+ * anything that arrived before the result is drained at once.
  * Close: a primary's open sub-channels are closed first (§10.2); then callbacks stop (the channel
  * leaves OPEN, a running callback is waited for), CLOSECHANNEL, ring GPADL teardown. Ring memory
  * whose GPADL could not be torn down is never reused.
@@ -108,18 +115,85 @@ static void drop_ring_gpadl(struct vmbus_channel *ch)
     }
 }
 
+/* The channel is closed (or its open failed): it gives up its event flag and guest-specified
+ * connection id. */
+static void to_offered(struct vmbus_channel *ch)
+{
+    ch->state = VMBUS_CH_OFFERED;
+    vmbus_event_flag_release(ch);
+    ch->signal_connection_id = ch->connection_id;
+}
+
+/* The OpenChannel2 fields of this open (the defaults filled in) into *out, or why not allowed. */
+static int open_params(const struct vmbus_channel *ch, const struct vmbus_open_params *in,
+                       struct vmbus_open_params *out)
+{
+    *out = (struct vmbus_open_params){ch->connection_id, (uint16_t)ch->relid, 0};
+    if (!in)
+        return VMBUS_OK;
+    uint32_t granted = vmbus_conn.features;
+    if (in->flags & ~VMBUS_OPEN_FLAG_REDIRECT_INTERRUPT)
+        return VMBUS_EINVAL;
+    if ((in->connection_id || in->event_flag) && !(granted & VMBUS_FEATURE_GUEST_SPECIFIED_SIGNAL_PARAMS))
+        return VMBUS_EOPNOTSUPP;
+    if (in->flags && !(granted & VMBUS_FEATURE_CHANNEL_INTERRUPT_REDIRECTION))
+        return VMBUS_EOPNOTSUPP;
+    if (in->connection_id)
+        out->connection_id = in->connection_id;
+    if (in->event_flag)
+        out->event_flag = in->event_flag;
+    out->flags = in->flags;
+    return VMBUS_OK;
+}
+
+/* OPENCHANNEL, or OpenChannel2 once feature 0x1 or 0x2 was granted. */
+static int post_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp,
+                     const struct vmbus_open_params *p)
+{
+    struct vmbus_open_channel2 msg = {
+        .open = {
+            .hdr = {CHANNELMSG_OPENCHANNEL, 0},
+            .child_relid = ch->relid,
+            .openid = ch->relid,
+            .ringbuffer_gpadlhandle = ch->ring_gpadl,
+            .target_vp = target_vp,
+            .downstream_ringbuffer_pageoffset = ring_pages,
+        },
+        .connection_id = p->connection_id,
+        .event_flag = p->event_flag,
+        .flags = p->flags,
+    };
+    int v2 = (vmbus_conn.features &
+              (VMBUS_FEATURE_GUEST_SPECIFIED_SIGNAL_PARAMS | VMBUS_FEATURE_CHANNEL_INTERRUPT_REDIRECTION)) != 0;
+    return vmbus_post(&msg, v2 ? sizeof(msg) : sizeof(msg.open));
+}
+
 int vmbus_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp, vmbus_callback_t cb,
                void *context)
+{
+    return vmbus_open_with(ch, ring_pages, target_vp, 0, cb, context);
+}
+
+int vmbus_open_with(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp,
+                    const struct vmbus_open_params *params, vmbus_callback_t cb, void *context)
 {
     if (!ch || ch->state != VMBUS_CH_OFFERED || ring_pages < 2 || ring_pages > MAX_RING_PAGES || !cb)
         return VMBUS_EINVAL;
     if (ch->rescinded)
         return VMBUS_ENODEV;
+    struct vmbus_open_params p;
+    int r = open_params(ch, params, &p);
+    if (r)
+        return r;
     if (!ch->ring_pages || ch->ring_page_count != 2 * ring_pages) {
         ch->ring_pages = hv_alloc_pages(2 * ring_pages);
         ch->ring_page_count = ch->ring_pages ? 2 * ring_pages : 0;
         if (!ch->ring_pages)
             return VMBUS_ENOMEM;
+    }
+    if (vmbus_event_flag_claim(ch, p.event_flag)) {
+        printf("vmbus: relid %u: event flag %u is held by another channel\n", ch->relid, p.event_flag);
+        return VMBUS_EINVAL;
     }
     vmbus_ring_init(&ch->out, ch->ring_pages, ring_pages);
     vmbus_ring_init(&ch->in, ch->ring_pages + (uint64_t)ring_pages * VMBUS_PAGE_SIZE, ring_pages);
@@ -127,28 +201,21 @@ int vmbus_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp
     ch->context = context;
     ch->broken = 0;
     ch->open_done = 0;
+    ch->open_status = 0;
     ch->state = VMBUS_CH_OPENING;
 
-    int r = vmbus_gpadl_create(ch, ch->ring_pages, 2 * ring_pages, &ch->ring_gpadl);
+    r = vmbus_gpadl_create(ch, ch->ring_pages, 2 * ring_pages, &ch->ring_gpadl);
     if (r) {
         if (r != VMBUS_EHOST) /* no answer: the host may still hold the pages */
             ch->ring_pages = 0;
-        ch->state = VMBUS_CH_OFFERED;
+        to_offered(ch);
         return r;
     }
     vmbus_process_messages(); /* a rescind that arrived with GPADL_CREATED: do not open (§10.1) */
-    struct vmbus_open_channel msg = {
-        .hdr = {CHANNELMSG_OPENCHANNEL, 0},
-        .child_relid = ch->relid,
-        .openid = ch->relid,
-        .ringbuffer_gpadlhandle = ch->ring_gpadl,
-        .target_vp = target_vp,
-        .downstream_ringbuffer_pageoffset = ring_pages,
-    };
 #ifdef HVSIM_BUGGY_OPEN_AFTER_RESCIND
-    r = vmbus_post(&msg, sizeof(msg)); /* deliberate bug for guest/buggy: OPENCHANNEL despite a rescind */
+    r = post_open(ch, ring_pages, target_vp, &p); /* deliberate bug for guest/buggy: OPENCHANNEL despite a rescind */
 #else
-    r = ch->rescinded ? VMBUS_ENODEV : vmbus_post(&msg, sizeof(msg));
+    r = ch->rescinded ? VMBUS_ENODEV : post_open(ch, ring_pages, target_vp, &p);
 #endif
     if (!r && !vmbus_wait(open_answered, ch, VMBUS_WAIT_US))
         r = VMBUS_ETIMEDOUT;
@@ -156,13 +223,20 @@ int vmbus_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp
         r = VMBUS_ENODEV;
     else if (!r && ch->open_status)
         r = VMBUS_EHOST;
+    if (!r && p.event_flag >= HV_EVENT_FLAGS_COUNT) { /* the host accepted a flag it cannot set */
+        vmbus_protocol_error("OPENCHANNEL_RESULT accepts event flag", p.event_flag);
+        struct vmbus_relid_msg close = {{CHANNELMSG_CLOSECHANNEL, 0}, ch->relid};
+        vmbus_post(&close, sizeof(close));
+        r = VMBUS_EPROTO;
+    }
     if (r) {
         printf("vmbus: relid %u: open failed (%d, status 0x%x)\n", ch->relid, r, ch->open_status);
         drop_ring_gpadl(ch);
-        ch->state = VMBUS_CH_OFFERED;
+        to_offered(ch);
         return r;
     }
     ch->target_vp = target_vp;
+    ch->signal_connection_id = p.connection_id;
     vmbus_mb();
     ch->state = VMBUS_CH_OPEN;
     dispatch_now(ch);
@@ -188,7 +262,7 @@ int vmbus_close(struct vmbus_channel *ch)
     struct vmbus_relid_msg msg = {{CHANNELMSG_CLOSECHANNEL, 0}, ch->relid};
     int r = vmbus_post(&msg, sizeof(msg));
     drop_ring_gpadl(ch);
-    ch->state = VMBUS_CH_OFFERED;
+    to_offered(ch);
     return r ? r : sub_r;
 }
 

@@ -2,12 +2,15 @@
  * REQUESTOFFERS, UNLOAD (which empties the channel and GPADL tables, so a later vmbus_connect
  * starts afresh), and the main-context poll (PROTOCOL.md §5.1-5.3, §5.6, §5.9, §8.2).
  *
- * Negotiation tries 5.3, 5.2, 5.1, 5.0, 4.1, 4.0, 3.0, 2.4, 1.1, 0.13 (newest first, above the
- * caller's cap skipped): INITIATE_CONTACT on connection id 4 for >= 5.0 (msg_sint = 2), 1 below
- * (the GPA of the interrupt page, zeroed before every connect); target_vcpu = the caller's VP
- * index. PostMessage failing with INVALID_CONNECTION_ID moves on to the next version at once;
- * VERSION_RESPONSE.version_supported = 0 likewise. After acceptance, >= 5.0 posts on
- * VERSION_RESPONSE.msg_conn_id.
+ * Negotiation tries 6.0, 5.3, 5.2, 5.1, 5.0, 4.1, 4.0, 3.0, 2.4, 1.1, 0.13 (newest first, as Linux
+ * with the confidential-VMBus work; above the caller's cap skipped): INITIATE_CONTACT on
+ * connection id 4 for >= 5.0 (msg_sint = 2; at 6.0 feature_flags = the requested features,
+ * features.c), 1 below (the GPA of the interrupt page, zeroed before every connect); target_vcpu
+ * = the caller's VP index. PostMessage failing with INVALID_CONNECTION_ID moves on to the next
+ * version at once; VERSION_RESPONSE.version_supported = 0 likewise. After acceptance, >= 5.0
+ * posts on VERSION_RESPONSE.msg_conn_id, and at 6.0 the features the VERSION_RESPONSE2 granted
+ * hold until UNLOAD. Monitored channels set their bits in the second monitor page from each
+ * connect on (until a MODIFY_CONNECTION, features.c).
  * Posting retries INSUFFICIENT_BUFFERS / INSUFFICIENT_MEMORY with a doubling back-off (1 us up
  * to 16 ms, at most 100 attempts). UNLOAD exists from 1.1 on: at 0.13 vmbus_unload() refuses
  * (VMBUS_EOPNOTSUPP) without posting. Inbound messages are dispatched from the FIFO in arrival
@@ -29,9 +32,9 @@
 struct vmbus_conn vmbus_conn;
 
 static const uint32_t versions[] = {
-    VMBUS_VERSION_WIN10_V5_3, VMBUS_VERSION_WIN10_V5_2, VMBUS_VERSION_WIN10_V5_1, VMBUS_VERSION_WIN10_V5,
-    VMBUS_VERSION_WIN10_V4_1, VMBUS_VERSION_WIN10, VMBUS_VERSION_WIN8_1, VMBUS_VERSION_WIN8,
-    VMBUS_VERSION_WIN7, VMBUS_VERSION_WS2008,
+    VMBUS_VERSION_WIN10_V6_0, VMBUS_VERSION_WIN10_V5_3, VMBUS_VERSION_WIN10_V5_2, VMBUS_VERSION_WIN10_V5_1,
+    VMBUS_VERSION_WIN10_V5, VMBUS_VERSION_WIN10_V4_1, VMBUS_VERSION_WIN10, VMBUS_VERSION_WIN8_1,
+    VMBUS_VERSION_WIN8, VMBUS_VERSION_WIN7, VMBUS_VERSION_WS2008,
 };
 
 void vmbus_protocol_error(const char *what, uint32_t value)
@@ -94,13 +97,17 @@ static int flag_set(void *p)
     return *(volatile uint32_t *)p != 0;
 }
 
-static void on_version_response(const struct vmbus_version_response *m)
+/* size: the message's; VERSION_RESPONSE2's supported_features only if it has them. */
+static void on_version_response(const struct vmbus_version_response *m, uint32_t size)
 {
     if (!vmbus_conn.connecting || vmbus_conn.version_done) {
         vmbus_protocol_error("unsolicited VERSION_RESPONSE", m->version_supported);
         return;
     }
     vmbus_conn.version_resp = *m;
+    vmbus_conn.version_resp_features =
+        size >= sizeof(struct vmbus_version_response2) ? ((const struct vmbus_version_response2 *)m)->supported_features
+                                                       : 0;
     vmbus_conn.version_done = 1;
 }
 
@@ -123,6 +130,7 @@ static void dispatch(const struct vmbus_fifo_msg *e)
         [CHANNELMSG_VERSION_RESPONSE] = sizeof(struct vmbus_version_response),
         [CHANNELMSG_UNLOAD_RESPONSE] = sizeof(struct vmbus_msg_header),
         [CHANNELMSG_MODIFYCHANNEL_RESPONSE] = sizeof(struct vmbus_modify_channel_response),
+        [CHANNELMSG_MODIFY_CONNECTION_RESPONSE] = sizeof(struct vmbus_modify_connection_response),
     };
     struct vmbus_msg_header h = {0, 0};
     if (e->size >= sizeof(h))
@@ -156,10 +164,13 @@ static void dispatch(const struct vmbus_fifo_msg *e)
         vmbus_on_gpadl_torndown(p);
         break;
     case CHANNELMSG_VERSION_RESPONSE:
-        on_version_response(p);
+        on_version_response(p, e->size);
         break;
     case CHANNELMSG_UNLOAD_RESPONSE:
         on_flag_message(&vmbus_conn.unload_done, h.msgtype);
+        break;
+    case CHANNELMSG_MODIFY_CONNECTION_RESPONSE:
+        vmbus_on_modify_connection_response(p);
         break;
     default: /* CHANNELMSG_MODIFYCHANNEL_RESPONSE */
         vmbus_on_modify_response(p);
@@ -219,11 +230,13 @@ int vmbus_connect(uint32_t max_version)
         if (max_version && v > max_version)
             continue;
         int v5 = v >= VMBUS_VERSION_WIN10_V5;
+        uint64_t features = v >= VMBUS_VERSION_WIN10_V6_0 ? c->features_requested : 0;
         struct vmbus_initiate_contact msg = {
             .hdr = {CHANNELMSG_INITIATE_CONTACT, 0},
             .vmbus_version_requested = v,
             .target_vcpu = c->main_vp_index,
-            .interrupt_page_or_sint = v5 ? VMBUS_SINT : hv_gpa(c->interrupt_page),
+            .interrupt_page_or_sint =
+                v5 ? VMBUS_SINT | features << VMBUS_CONTACT_FEATURES_SHIFT : hv_gpa(c->interrupt_page),
             .monitor_page1 = hv_gpa(c->monitor_pages),
             .monitor_page2 = hv_gpa(c->monitor_pages + VMBUS_PAGE_SIZE),
         };
@@ -251,6 +264,8 @@ int vmbus_connect(uint32_t max_version)
             return VMBUS_EPROTO;
         }
         c->msg_conn_id = conn_id;
+        c->features = vmbus_features_granted(v);
+        c->monitor_trigger = (struct vmbus_monitor_page *)(c->monitor_pages + VMBUS_PAGE_SIZE);
         c->version = v;
         c->all_offers_delivered = 0;
         c->unload_done = 0;
@@ -294,6 +309,7 @@ int vmbus_unload(void)
     vmbus_offers_reset();
     vmbus_gpadl_forget_all();
     vmbus_conn.version = 0;
+    vmbus_conn.features = 0;
     return VMBUS_OK;
 }
 

@@ -1,8 +1,9 @@
 /* internal.h - state and functions shared by the VMBus client library's source files.
  *
  * Not for drivers or guests (they include vmbus/vmbus.h). Ownership: `vmbus_conn` fields other
- * than the message FIFO, the channel table and the GPADL table are written by the main context
- * only; the SINT2 handler reads the channel table and pushes to the FIFO.
+ * than the message FIFO, the channel table, the GPADL table and unclaimed_interrupts are written
+ * by the main context only; the SINT2 handler reads the channel table and the event flag map,
+ * pushes to the FIFO and counts unclaimed_interrupts (atomically).
  */
 #ifndef VMBUS_INTERNAL_H
 #define VMBUS_INTERNAL_H
@@ -30,9 +31,17 @@ struct vmbus_conn {
     /* waits of the main context, set by message handlers */
     volatile uint32_t connecting, version_done;
     struct vmbus_version_response version_resp;
+    uint32_t version_resp_features; /* VERSION_RESPONSE2 supported_features; 0 if 16 bytes came */
+    /* 6.0 features (features.c): asked for in the next INITIATE_CONTACT; granted (0 below 6.0) */
+    uint32_t features_requested, features;
+    volatile uint32_t modify_conn_pending, modify_conn_done, modify_conn_state;
     volatile uint32_t all_offers_delivered, unload_done;
     uint32_t next_gpadl;
     uint8_t *monitor_pages; /* the two zeroed pages named in INITIATE_CONTACT (§5.8) */
+    /* where monitored channels set their pending bits: the second of monitor_pages, the
+     * child_to_parent page of the last successful MODIFY_CONNECTION, or 0 (none: hypercalls) */
+    struct vmbus_monitor_page *monitor_trigger;
+    volatile uint32_t unclaimed_interrupts; /* see vmbus_unclaimed_interrupts() */
     uint8_t *interrupt_page; /* named in INITIATE_CONTACT below 5.0, zeroed first; used below 2.4 (§5.9) */
     /* inbound messages, oldest first */
     spinlock_t fifo_lock;
@@ -75,6 +84,14 @@ int vmbus_offers_init(void); /* once, before the first connection: the channel t
 void vmbus_on_offer(const struct vmbus_offer_channel *o);
 void vmbus_on_rescind(uint32_t relid);
 struct vmbus_channel *vmbus_relid_to_channel(uint32_t relid);
+/* The event flag -> channel map the SINT2 handler dispatches by (SIEF SINT2 bit at >= 2.4, the
+ * interrupt page's host->guest bit below). A channel holds its event flag (ch->event_flag: the relid,
+ * or the one it asked for in OpenChannel2) from vmbus_open until it is closed. Claiming a flag
+ * another channel holds is VMBUS_EINVAL; a flag >= HV_EVENT_FLAGS_COUNT cannot be held (claiming it
+ * records it in ch->event_flag only). The lookup returns only a channel opening, open or closing. */
+int vmbus_event_flag_claim(struct vmbus_channel *ch, uint32_t flag);
+void vmbus_event_flag_release(struct vmbus_channel *ch);
+struct vmbus_channel *vmbus_event_flag_to_channel(uint32_t flag);
 void vmbus_offers_poll(void);
 /* After UNLOAD_RESPONSE: every channel leaves the table (no RELID_RELEASED: the host has forgotten
  * them); ring memory stays with its slot for reuse, the host no longer holds it. */
@@ -100,6 +117,11 @@ void vmbus_sub_channel_detach(struct vmbus_channel *ch);
 void vmbus_channel_dispatch(struct vmbus_channel *ch); /* interrupts disabled */
 void vmbus_on_open_result(const struct vmbus_open_result *m);
 void vmbus_on_modify_response(const struct vmbus_modify_channel_response *m);
+
+/* features.c */
+/* After VERSION_RESPONSE accepted version v: the features the connection has (0 below 6.0). */
+uint32_t vmbus_features_granted(uint32_t version);
+void vmbus_on_modify_connection_response(const struct vmbus_modify_connection_response *m);
 
 /* ring.c: the §6 algorithms on one ring, no locking, no signalling */
 void vmbus_ring_init(struct vmbus_ring *r, uint8_t *pages, uint32_t page_count);

@@ -2,11 +2,14 @@
  *
  * The handler runs on whichever VP took SINT2. Event flags first: every set bit of this VP's SIEF
  * SINT2 bitmap is test-and-cleared with `lock btr`; bit 0 is skipped; the channel is looked up by
- * relid (so an interrupt still latched on a VP the channel no longer targets is served too).
+ * its event flag (offers.c: the relid, or at 6.0 the flag its OpenChannel2 named; only channels
+ * opening, open or closing hold one), so an interrupt still latched on a VP the channel no longer
+ * targets is served too. A set bit no channel holds is counted in unclaimed_interrupts.
  * Below VMBus 2.4 the per-channel bits live in the host->guest half of the shared interrupt page
  * (§5.9): only SIEF SINT2 bit 0 is test-and-cleared (other SIEF bits are left as they are), and
- * if it was set the page's bits 0..2047 (bit n = relid n) are scanned and dispatched the same
- * way (counted in the channel's page_interrupts); bits past relid 2047 are never read.
+ * if it was set the page's bits 0..2047 (bit n = relid n, the event flag of every channel then)
+ * are scanned and dispatched the same way (counted in the channel's page_interrupts); bits past
+ * relid 2047 are never read.
  * Then the message slot: each message is copied into the FIFO and the slot released (NONE, then
  * EOM if msg_pending). When the FIFO is full the message stays in the slot, which holds back
  * the host's queue until the main context has made room and drains the slot itself.
@@ -28,7 +31,7 @@ static int test_and_clear(volatile uint64_t *word, unsigned bit)
     return was;
 }
 
-/* Runs the callbacks of the channels flagged in `flags` (bit n = relid n, 64 * words bits);
+/* Runs the callbacks of the channels flagged in `flags` (bit n = event flag n, 64 * words bits);
  * returns how many ran. Inlined into both callers, as the one scan was before the legacy page: the
  * out-of-line copy shifted the ring code so that two pairs of its hot return addresses shared
  * entries of Unicorn's jump cache, and the V1 echo benchmark ran 5% slower (bench/README.md). */
@@ -43,10 +46,13 @@ static inline __attribute__((always_inline)) unsigned run_flagged(volatile uint6
             bits &= bits - 1;
             if (!test_and_clear(&flags[w], bit))
                 continue;
-            uint32_t relid = w * 64u + bit;
-            struct vmbus_channel *ch = relid ? vmbus_relid_to_channel(relid) : 0;
-            if (!ch)
+            uint32_t flag = w * 64u + bit;
+            struct vmbus_channel *ch = flag ? vmbus_event_flag_to_channel(flag) : 0;
+            if (!ch) {
+                if (flag)
+                    atomic_fetch_add_u32(&vmbus_conn.unclaimed_interrupts, 1);
                 continue;
+            }
             ch->interrupts++;
             ch->page_interrupts += from_page != 0;
             vmbus_channel_dispatch(ch);
@@ -167,6 +173,11 @@ static void vmbus_isr(struct trap_frame *tf)
     if ((callbacks || queued) && this_vp() != vmbus_conn.main_vp)
         hv_kick(vmbus_conn.main_vp);
     lapic_eoi();
+}
+
+uint32_t vmbus_unclaimed_interrupts(void)
+{
+    return atomic_load_u32(&vmbus_conn.unclaimed_interrupts);
 }
 
 int vmbus_vp_init(void)

@@ -1,7 +1,8 @@
 /* offers.c - the offer table, drivers, rescind and relid release (PROTOCOL.md §5.4, §5.6, §10).
  *
- * The table holds VMBUS_MAX_CHANNELS channels, primaries and sub-channels alike; it and the relid ->
- * slot map are allocated once, by the first vmbus_connect (vmbus_offers_init).
+ * The table holds VMBUS_MAX_CHANNELS channels, primaries and sub-channels alike; it, the relid ->
+ * slot map and the event flag -> slot map (the SINT2 handler's lookup, internal.h) are allocated
+ * once, by the first vmbus_connect (vmbus_offers_init).
  * OFFERCHANNEL is validated before anything is kept: relid 1..2047, not already in use (a
  * duplicate is a protocol error, printed and ignored), a non-zero event connection id. At 0.13
  * the offer's connection_id and is_dedicated_interrupt are ignored, as old Linux did: every
@@ -32,6 +33,7 @@
  * Slots are taken lowest first, so every scan stops at slots_used. */
 static struct vmbus_channel *channels;  /* VMBUS_MAX_CHANNELS slots */
 static volatile uint16_t *relid_slot;   /* VMBUS_MAX_RELID + 1 entries: slot + 1; 0 = no channel */
+static volatile uint16_t *flag_slot;    /* HV_EVENT_FLAGS_COUNT entries: slot + 1; 0 = no channel */
 static uint32_t slots_used;             /* slots [0, slots_used) have held a channel */
 _Static_assert(VMBUS_MAX_CHANNELS < 0xFFFFu, "relid_slot holds slot + 1 in 16 bits");
 
@@ -40,11 +42,13 @@ int vmbus_offers_init(void)
     if (channels)
         return VMBUS_OK;
     uint64_t map_offset = (uint64_t)VMBUS_MAX_CHANNELS * sizeof(struct vmbus_channel);
-    uint64_t bytes = map_offset + (VMBUS_MAX_RELID + 1u) * sizeof(uint16_t);
+    uint64_t flag_offset = map_offset + (VMBUS_MAX_RELID + 1u) * sizeof(uint16_t);
+    uint64_t bytes = flag_offset + HV_EVENT_FLAGS_COUNT * sizeof(uint16_t);
     uint8_t *mem = hv_alloc_pages((uint32_t)((bytes + VMBUS_PAGE_SIZE - 1) / VMBUS_PAGE_SIZE));
     if (!mem)
         return VMBUS_ENOMEM;
     relid_slot = (volatile uint16_t *)(mem + map_offset);
+    flag_slot = (volatile uint16_t *)(mem + flag_offset);
     vmbus_barrier();
     channels = (struct vmbus_channel *)mem; /* published last: the SINT2 handler tests it */
     return VMBUS_OK;
@@ -59,6 +63,36 @@ struct vmbus_channel *vmbus_relid_to_channel(uint32_t relid)
         return 0;
     struct vmbus_channel *ch = &channels[s - 1];
     return ch->relid == relid && ch->state != VMBUS_CH_FREE ? ch : 0;
+}
+
+int vmbus_event_flag_claim(struct vmbus_channel *ch, uint32_t flag)
+{
+    uint16_t mine = (uint16_t)(ch - channels + 1);
+    if (flag < HV_EVENT_FLAGS_COUNT && flag_slot[flag] && flag_slot[flag] != mine)
+        return VMBUS_EINVAL;
+    ch->event_flag = (uint16_t)flag;
+    if (flag < HV_EVENT_FLAGS_COUNT) /* a larger one is not held: the host must refuse it (channel.c) */
+        flag_slot[flag] = mine;
+    return VMBUS_OK;
+}
+
+void vmbus_event_flag_release(struct vmbus_channel *ch)
+{
+    uint32_t flag = ch->event_flag;
+    if (flag < HV_EVENT_FLAGS_COUNT && flag_slot[flag] == (uint16_t)(ch - channels + 1))
+        flag_slot[flag] = 0;
+}
+
+struct vmbus_channel *vmbus_event_flag_to_channel(uint32_t flag)
+{
+    if (flag >= HV_EVENT_FLAGS_COUNT || !channels)
+        return 0;
+    uint32_t s = flag_slot[flag];
+    if (!s)
+        return 0;
+    struct vmbus_channel *ch = &channels[s - 1];
+    uint32_t state = ch->state;
+    return ch->event_flag == flag && state >= VMBUS_CH_OPENING ? ch : 0;
 }
 
 struct vmbus_channel *vmbus_channel_at(uint32_t i)
@@ -124,6 +158,8 @@ void vmbus_on_offer(const struct vmbus_offer_channel *o)
     }
     ch->relid = relid;
     ch->connection_id = ws2008 ? VMBUS_EVENT_CONNECTION_ID : o->connection_id;
+    ch->signal_connection_id = ch->connection_id;
+    ch->event_flag = (uint16_t)relid;
     ch->dedicated_interrupt = !ws2008 && o->is_dedicated_interrupt != 0;
     ch->sub_channel_index = o->sub_channel_index;
     ch->chn_flags = o->chn_flags;
@@ -212,6 +248,7 @@ void vmbus_offers_reset(void)
             continue;
         uint32_t was_open = ch->state == VMBUS_CH_OPEN;
         relid_slot[ch->relid] = 0;
+        vmbus_event_flag_release(ch);
         vmbus_mb();
         ch->state = VMBUS_CH_FREE;
         if (was_open) { /* a callback running on another VP finishes first */

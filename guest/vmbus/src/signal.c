@@ -2,11 +2,14 @@
  *
  * vmbus_setevent() is the one mechanism switch (Linux vmbus_setevent): a channel whose offer
  * allocated a monitor id, and that is not in low-latency mode, sets bit (id % 32) of
- * trigger_group[id / 32].pending in monitor page 2 with one locked instruction (the host scans the
- * page periodically; no hypercall); every other channel calls HvCallSignalEvent on the offer's
- * connection id. vmbus_signal_host() always makes the hypercall. Both count what they did in the
- * channel's sig_monitor / sig_hypercall. Callers decide whether a notification is due; this file
- * only carries it out.
+ * trigger_group[id / 32].pending in the child->parent monitor page (monitor page 2 of
+ * INITIATE_CONTACT, or the one a later MODIFY_CONNECTION named) with one locked instruction (the
+ * host scans the page periodically; no hypercall); every other channel, and every channel once
+ * MODIFY_CONNECTION dropped the monitor pages, calls HvCallSignalEvent on the channel's
+ * signal_connection_id (the offer's connection id, or at 6.0 the one its OpenChannel2 named).
+ * vmbus_signal_host() always makes the hypercall. Both count what they did in the channel's
+ * sig_monitor / sig_hypercall. Callers decide whether a notification is due; this file only
+ * carries it out.
  * Below 2.4 (§5.9) a hypercall signal of a channel without a dedicated interrupt (every channel at
  * 0.13, whose connection id is then VMBUS_EVENT_CONNECTION_ID; at 1.1 as the offer says) first
  * sets bit relid of the interrupt page's guest->host half with one locked instruction, so the
@@ -29,14 +32,14 @@ int vmbus_signal_host(struct vmbus_channel *ch)
         atomic_fetch_add_u32(&ch->sig_page, 1);
     }
     atomic_fetch_add_u32(&ch->sig_hypercall, 1);
-    return hv_signal_event(ch->connection_id, 0) == HV_STATUS_SUCCESS ? VMBUS_OK : VMBUS_EHV;
+    return hv_signal_event(ch->signal_connection_id, 0) == HV_STATUS_SUCCESS ? VMBUS_OK : VMBUS_EHV;
 }
 
 int vmbus_setevent(struct vmbus_channel *ch)
 {
-    if (!ch->monitored || ch->low_latency || !vmbus_conn.monitor_pages)
+    struct vmbus_monitor_page *page = vmbus_conn.monitor_trigger;
+    if (!ch->monitored || ch->low_latency || !page)
         return vmbus_signal_host(ch);
-    struct vmbus_monitor_page *page = (struct vmbus_monitor_page *)(vmbus_conn.monitor_pages + VMBUS_PAGE_SIZE);
     uint32_t id = ch->monitor_id; /* < VMBUS_MONITOR_IDS, checked when the offer was kept */
     set_bit_locked(&page->trigger_group[id / VMBUS_MONITOR_GROUP_BITS].pending, id % VMBUS_MONITOR_GROUP_BITS);
     atomic_fetch_add_u32(&ch->sig_monitor, 1);

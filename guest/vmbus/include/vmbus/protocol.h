@@ -1,7 +1,9 @@
 /* vmbus/protocol.h - VMBus wire formats for the guest client (definitions only, no behaviour).
  *
  * Written from PROTOCOL.md §5 (channel messages, versions, connection ids, monitor pages, the
- * legacy shared interrupt page), §6 (ring buffers and packets). Every struct is the packed little-endian wire layout; _Static_asserts pin the sizes.
+ * legacy shared interrupt page, the 6.0 feature flags, OpenChannel2, VERSION_RESPONSE2 and
+ * MODIFY_CONNECTION), §6 (ring buffers and packets). Every struct is the packed little-endian
+ * wire layout; _Static_asserts pin the sizes.
  * Messages arrive in SynIC slots owned by the host: the client copies them out before parsing.
  */
 #ifndef VMBUS_PROTOCOL_H
@@ -32,6 +34,16 @@
 #define VMBUS_VERSION_WIN10_V5_1 VMBUS_VERSION(5, 1)
 #define VMBUS_VERSION_WIN10_V5_2 VMBUS_VERSION(5, 2)
 #define VMBUS_VERSION_WIN10_V5_3 VMBUS_VERSION(5, 3)
+#define VMBUS_VERSION_WIN10_V6_0 VMBUS_VERSION(6, 0) /* "Copper": feature flags */
+
+/* ---- §5.5 feature flags (INITIATE_CONTACT @20, VERSION_RESPONSE2 @16; 6.0 only) ---- */
+#define VMBUS_FEATURE_GUEST_SPECIFIED_SIGNAL_PARAMS 0x1u /* OpenChannel2 connection_id, event_flag */
+#define VMBUS_FEATURE_CHANNEL_INTERRUPT_REDIRECTION 0x2u /* OpenChannel2 flags b0 */
+#define VMBUS_FEATURE_MODIFY_CONNECTION 0x4u             /* MODIFY_CONNECTION(_RESPONSE) */
+#define VMBUS_FEATURE_CLIENT_ID 0x8u                     /* INITIATE_CONTACT2 */
+#define VMBUS_FEATURE_CONFIDENTIAL_CHANNELS 0x10u
+#define VMBUS_FEATURE_PAUSE_RESUME 0x20u
+#define VMBUS_FEATURE_SERVER_SPECIFIED_MONITOR_PAGES 0x40u /* VERSION_RESPONSE3 */
 
 /* ---- §5.3 message types ---- */
 enum vmbus_msgtype {
@@ -55,7 +67,9 @@ enum vmbus_msgtype {
     CHANNELMSG_UNLOAD_RESPONSE = 17,
     CHANNELMSG_MODIFYCHANNEL = 22,
     CHANNELMSG_MODIFYCHANNEL_RESPONSE = 24,
-    CHANNELMSG_COUNT = 25,
+    CHANNELMSG_MODIFY_CONNECTION = 25,
+    CHANNELMSG_MODIFY_CONNECTION_RESPONSE = 26,
+    CHANNELMSG_COUNT = 27,
 };
 
 /* ---- §5.4 message layouts (header included) ---- */
@@ -97,6 +111,13 @@ struct vmbus_open_channel {
     uint32_t downstream_ringbuffer_pageoffset;
     uint8_t userdata[120];
 };
+struct vmbus_open_channel2 { /* OPENCHANNEL once feature 0x1 or 0x2 was negotiated */
+    struct vmbus_open_channel open;
+    uint32_t connection_id; /* feature 0x1: the channel's HvCallSignalEvent connection id */
+    uint16_t event_flag;    /* feature 0x1: the SIEF SINT2 bit the host sets for the channel */
+    uint16_t flags;         /* VMBUS_OPEN_FLAG_REDIRECT_INTERRUPT (feature 0x2) */
+};
+#define VMBUS_OPEN_FLAG_REDIRECT_INTERRUPT 0x1u
 struct vmbus_open_result {
     struct vmbus_msg_header hdr;
     uint32_t child_relid;
@@ -138,7 +159,8 @@ struct vmbus_initiate_contact {
     struct vmbus_msg_header hdr;
     uint32_t vmbus_version_requested;
     uint32_t target_vcpu;
-    uint64_t interrupt_page_or_sint; /* < 5.0: interrupt page GPA; >= 5.0: b7:0 msg_sint, b15:8 msg_vtl */
+    /* < 5.0: interrupt page GPA; >= 5.0: b7:0 msg_sint, b15:8 msg_vtl, b63:32 feature_flags (>= 6.0) */
+    uint64_t interrupt_page_or_sint;
     uint64_t monitor_page1;
     uint64_t monitor_page2;
 };
@@ -148,6 +170,10 @@ struct vmbus_version_response {
     uint8_t connection_state;
     uint16_t padding;
     uint32_t msg_conn_id;
+};
+struct vmbus_version_response2 { /* >= 6.0; a 16-byte VERSION_RESPONSE there means no features */
+    struct vmbus_version_response resp;
+    uint32_t supported_features; /* of those the guest requested */
 };
 struct vmbus_modify_channel {
     struct vmbus_msg_header hdr;
@@ -159,7 +185,19 @@ struct vmbus_modify_channel_response {
     uint32_t child_relid;
     uint32_t status;
 };
+struct vmbus_modify_connection { /* 6.0, feature 0x4: replace (both GPAs) or drop (both 0) the monitor pages */
+    struct vmbus_msg_header hdr;
+    uint64_t parent_to_child_monitor_page;
+    uint64_t child_to_parent_monitor_page;
+};
+struct vmbus_modify_connection_response {
+    struct vmbus_msg_header hdr;
+    uint8_t connection_state; /* VMBUS_CONNECTION_STATE_* */
+};
 #pragma pack(pop)
+#define VMBUS_CONTACT_FEATURES_SHIFT 32u /* feature_flags inside interrupt_page_or_sint (>= 6.0) */
+#define VMBUS_CONNECTION_STATE_SUCCESSFUL 0u
+#define VMBUS_CONNECTION_STATE_FAILED_UNKNOWN 2u
 
 _Static_assert(sizeof(struct vmbus_guid) == 16, "GUID");
 _Static_assert(sizeof(struct vmbus_offer_channel) == 196, "OFFERCHANNEL is 196 bytes");
@@ -167,6 +205,8 @@ _Static_assert(offsetof(struct vmbus_offer_channel, child_relid) == 184, "offer 
 _Static_assert(offsetof(struct vmbus_offer_channel, connection_id) == 192, "offer connection_id @192");
 _Static_assert(sizeof(struct vmbus_relid_msg) == 12, "relid message is 12 bytes");
 _Static_assert(sizeof(struct vmbus_open_channel) == 148, "OPENCHANNEL is 148 bytes");
+_Static_assert(sizeof(struct vmbus_open_channel2) == 156, "OpenChannel2 is 156 bytes");
+_Static_assert(offsetof(struct vmbus_open_channel2, event_flag) == 152, "OpenChannel2 event_flag @152");
 _Static_assert(sizeof(struct vmbus_open_result) == 20, "OPENCHANNEL_RESULT is 20 bytes");
 _Static_assert(sizeof(struct vmbus_gpadl_header) == 28, "GPADL_HEADER up to the PFN array");
 _Static_assert(sizeof(struct vmbus_gpadl_body) == 16, "GPADL_BODY up to the PFN array");
@@ -175,8 +215,11 @@ _Static_assert(sizeof(struct vmbus_gpadl_teardown) == 16, "GPADL_TEARDOWN is 16 
 _Static_assert(sizeof(struct vmbus_gpadl_torndown) == 12, "GPADL_TORNDOWN is 12 bytes");
 _Static_assert(sizeof(struct vmbus_initiate_contact) == 40, "INITIATE_CONTACT is 40 bytes");
 _Static_assert(sizeof(struct vmbus_version_response) == 16, "VERSION_RESPONSE is 16 bytes");
+_Static_assert(sizeof(struct vmbus_version_response2) == 20, "VERSION_RESPONSE2 is 20 bytes");
 _Static_assert(sizeof(struct vmbus_modify_channel) == 16, "MODIFYCHANNEL is 16 bytes");
 _Static_assert(sizeof(struct vmbus_modify_channel_response) == 16, "MODIFYCHANNEL_RESPONSE is 16 bytes");
+_Static_assert(sizeof(struct vmbus_modify_connection) == 24, "MODIFY_CONNECTION is 24 bytes");
+_Static_assert(sizeof(struct vmbus_modify_connection_response) == 9, "MODIFY_CONNECTION_RESPONSE is 9 bytes");
 
 /* ---- §5.8 monitor pages: INITIATE_CONTACT names two; the guest sets pending bits in the second ---- */
 #define VMBUS_MONITOR_IDS 128u /* monitorid m: trigger_group[m / 32], bit m % 32 */

@@ -7,9 +7,10 @@
  * Execution model:
  *   - Every VP calls vmbus_vp_init(); VP 0 first calls hv_init() (vmbus_vp_init does it on VP 0).
  *     The SINT2 handler runs on any VP: it first scans the VP's SIEF SINT2 bitmap (test-and-clear,
- *     bit 0 skipped) and runs the callback of each open channel by relid (batched: the inbound
- *     interrupt_mask is set while draining, then cleared and re-checked), then copies messages out
- *     of the VP's SINT2 slot into a FIFO (releasing the slot, EOM if msg_pending).
+ *     bit 0 skipped) and runs the callback of each open channel by its event flag (the relid, or
+ *     at 6.0 the flag it asked for in OpenChannel2; batched: the inbound interrupt_mask is set
+ *     while draining, then cleared and re-checked), then copies messages out of the VP's SINT2
+ *     slot into a FIFO (releasing the slot, EOM if msg_pending).
  *     Below VMBus 2.4 (§5.9) the channel bits are in the host->guest half of the shared interrupt
  *     page instead: the handler test-and-clears SIEF SINT2 bit 0 only and, if it was set, scans
  *     the page's relids 1..2047 (test-and-clear each) with the same dispatch. The host sends every
@@ -25,8 +26,10 @@
  * Channel callbacks run with interrupts disabled and may call vmbus_recv() and vmbus_send().
  *
  * Guest->host notification (§5.8, vmbus_setevent): a channel whose offer has monitor_allocated sets
- * its bit in monitor page 2 (lock bts, no hypercall) unless it is in low-latency mode; any other
- * channel calls HvCallSignalEvent. Below 2.4 a channel without a dedicated interrupt (every channel
+ * its bit in monitor page 2 (lock bts, no hypercall) unless it is in low-latency mode or the
+ * connection has no monitor pages (MODIFY_CONNECTION dropped them); any other channel calls
+ * HvCallSignalEvent on its signal_connection_id (the offer's, or at 6.0 the one it asked for in
+ * OpenChannel2). Below 2.4 a channel without a dedicated interrupt (every channel
  * at 0.13, which signals connection id 2; at 1.1 the offer says) first sets its relid's bit in the
  * guest->host half of the interrupt page (§5.9). The library decides *when* to notify
  * (hv_signal_on_write, the pending_send_sz rule); the channel decides *how*.
@@ -37,6 +40,12 @@
  * sub-channels first. Rescind (§10.2), in vmbus_poll(): a rescinded sub-channel is closed if open
  * and released at once; a rescinded primary has its rescinded sub-channels cleaned up first. A
  * sub-channel whose primary is gone stays listed with primary = 0 until it is rescinded.
+ * VMBus 6.0 ("Copper", PROTOCOL.md §5.2, §5.5): vmbus_request_features() chooses the feature flags
+ * the next INITIATE_CONTACT asks for (default 0, as a non-confidential Linux guest); the host
+ * grants a subset (vmbus_features()). With 0x1 or 0x2 granted every OPENCHANNEL is the 156-byte
+ * OpenChannel2 (the host requires it), carrying the offer's connection id and the relid as event
+ * flag unless vmbus_open_with() names others (0x1) or asks for redirection (0x2). With 0x4,
+ * vmbus_modify_connection() replaces or drops the monitor pages.
  */
 #ifndef VMBUS_VMBUS_H
 #define VMBUS_VMBUS_H
@@ -88,7 +97,7 @@ typedef void (*vmbus_callback_t)(struct vmbus_channel *ch);
 struct vmbus_channel {
     /* offer (validated copy) */
     uint32_t relid;
-    uint32_t connection_id; /* SignalEvent target: the offer's, or VMBUS_EVENT_CONNECTION_ID at 0.13 */
+    uint32_t connection_id; /* the offer's SignalEvent target, or VMBUS_EVENT_CONNECTION_ID at 0.13 */
     uint8_t dedicated_interrupt; /* offer's is_dedicated_interrupt (0 at 0.13); matters below 2.4 only */
     uint16_t sub_channel_index;
     uint16_t chn_flags;
@@ -108,6 +117,12 @@ struct vmbus_channel {
     volatile uint32_t broken; /* a ring was found corrupted: callbacks stop */
     uint32_t announced, cleanup_pending;
     uint32_t target_vp;
+    /* what the host and the guest signal each other on while open (set by vmbus_open/_with):
+     * HvCallSignalEvent connection id (connection_id unless OpenChannel2 named another) and the
+     * SIEF SINT2 bit / interrupt-page bit of host->guest interrupts (relid unless OpenChannel2
+     * named another; the SINT2 handler looks channels up by it) */
+    uint32_t signal_connection_id;
+    uint16_t event_flag;
     /* ring buffer */
     struct vmbus_ring out, in;
     uint8_t *ring_pages;
@@ -142,10 +157,29 @@ struct vmbus_driver {
 /* ---- connection ---- */
 int vmbus_vp_init(void);        /* every VP: SynIC pages, SINT2 -> VMBUS_SINT_VECTOR */
 void vmbus_ap_idle(void) __attribute__((noreturn)); /* VPs other than the main one: serve interrupts */
-/* INITIATE_CONTACT from 5.3 down to 2.4, then 1.1 and 0.13, skipping versions above max_version
+/* INITIATE_CONTACT from 6.0 down to 2.4, then 1.1 and 0.13, skipping versions above max_version
  * (0 = no cap; VMBUS_VERSION_WIN7 or VMBUS_VERSION_WS2008 asks for a legacy connection). */
 int vmbus_connect(uint32_t max_version);
 uint32_t vmbus_version(void);
+/* VMBus 6.0 feature flags (VMBUS_FEATURE_*) the next vmbus_connect asks for in INITIATE_CONTACT
+ * (default 0; kept across connections). Sent only when 6.0 is negotiated, as they are given: bits
+ * whose messages the library does not implement (client id, pause/resume, ...) may be asked for
+ * to see what a host grants, but the library never uses them. */
+void vmbus_request_features(uint32_t flags);
+/* The features the host granted: VERSION_RESPONSE2 supported_features of those asked for (0 below
+ * 6.0, after a 16-byte VERSION_RESPONSE, or when not connected). */
+uint32_t vmbus_features(void);
+/* MODIFY_CONNECTION (6.0, feature 0x4): both GPAs non-zero = the host uses these two zeroed pages as
+ * monitor pages from now on (monitored channels then set their bits in child_to_parent, which must
+ * be identity-mapped guest RAM); both 0 = no monitor pages any more (monitored channels signal by
+ * hypercall). Posts and waits for MODIFY_CONNECTION_RESPONSE; returns its connection_state
+ * (VMBUS_CONNECTION_STATE_SUCCESSFUL, or e.g. VMBUS_CONNECTION_STATE_FAILED_UNKNOWN for one zero
+ * GPA, pages that are not RAM, or while a monitored channel is open), or VMBUS_EOPNOTSUPP (0x4 not
+ * granted: nothing posted), VMBUS_EINVAL (not connected), VMBUS_ETIMEDOUT, VMBUS_EHV. */
+int vmbus_modify_connection(uint64_t parent_to_child, uint64_t child_to_parent);
+/* SIEF SINT2 bits (interrupt-page bits below 2.4) other than bit 0 that the SINT2 handler found
+ * set while no channel was opening, open or closing on them, over all VPs since the guest started. */
+uint32_t vmbus_unclaimed_interrupts(void);
 int vmbus_request_offers(void); /* REQUESTOFFERS, waits for ALLOFFERS_DELIVERED */
 /* UNLOAD, waits for UNLOAD_RESPONSE; then every channel and GPADL is forgotten (channel pointers
  * go stale, no RELID_RELEASED), so vmbus_connect() may follow and the offers come afresh.
@@ -175,6 +209,20 @@ void vmbus_set_chn_rescind_callback(struct vmbus_channel *ch, vmbus_callback_t c
  * target_vp (below 2.4 the host ignores it and interrupts VP 0); cb runs for inbound packets. */
 int vmbus_open(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp, vmbus_callback_t cb,
                void *context);
+/* OpenChannel2 parameters of vmbus_open_with (VMBus 6.0). 0 in a field means the default. */
+struct vmbus_open_params {
+    uint32_t connection_id; /* feature 0x1: HvCallSignalEvent target while open (default: the offer's) */
+    uint16_t event_flag;    /* feature 0x1: SIEF SINT2 bit of host->guest interrupts (default: relid) */
+    uint16_t flags;         /* feature 0x2: VMBUS_OPEN_FLAG_REDIRECT_INTERRUPT */
+};
+/* vmbus_open with OpenChannel2 parameters (params 0 = vmbus_open). A non-default connection id or
+ * event flag needs feature 0x1, the redirect flag 0x2 (VMBUS_EOPNOTSUPP, nothing posted); other
+ * flag bits are VMBUS_EINVAL, and so is an event flag another channel holds while open. Values the
+ * host judges (connection id 1 or 4 or one in use, event flag >= 2048) are sent as given: a refusal
+ * is VMBUS_EHOST with the status in ch->open_status; an event flag >= 2048 the host accepts is a
+ * protocol error (the channel is closed again, VMBUS_EPROTO). They hold until the channel closes. */
+int vmbus_open_with(struct vmbus_channel *ch, uint32_t ring_pages, uint32_t target_vp,
+                    const struct vmbus_open_params *params, vmbus_callback_t cb, void *context);
 /* Closes a channel; a primary's open sub-channels are closed first. */
 int vmbus_close(struct vmbus_channel *ch);
 int vmbus_modify_channel(struct vmbus_channel *ch, uint32_t target_vp);
@@ -194,7 +242,7 @@ int vmbus_send_wait(struct vmbus_channel *ch, uint16_t type, uint16_t flags, uin
 int vmbus_recv(struct vmbus_channel *ch, struct vmbus_packet *pkt, void *buf, uint32_t buflen);
 /* Notifies the host by the channel's mechanism (monitor bit or HvCallSignalEvent), unconditionally. */
 int vmbus_setevent(struct vmbus_channel *ch);
-/* HvCallSignalEvent(the channel's connection id, flag 0), unconditionally, whatever the mechanism
+/* HvCallSignalEvent(signal_connection_id, flag 0), unconditionally, whatever the mechanism
  * (below 2.4, without a dedicated interrupt, after setting the interrupt-page bit). */
 int vmbus_signal_host(struct vmbus_channel *ch);
 

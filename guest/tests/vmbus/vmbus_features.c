@@ -25,16 +25,11 @@
  * Prints ok/FAIL lines and exits 0 only if every check passed. Run:
  *   hvsim run --guest vmbus_features.elf --vcpus 2 --vmbus-devices test --host ws2025
  */
-#include "vmbus_testlib.h"
+#include "vt_echo.h"
 
 #define RING_PAGES 3u
-#define MAX_PAYLOAD 6000u
-#define RX_SLOTS 32u
 #define SEQ_COUNT 36u
 #define SHORT_COUNT 6u
-#define BURST_COUNT 12u
-#define BURST_SIZE 1000u
-#define WAIT_US 200000u
 #define GUEST_CONN_ID 0x5000u
 #define GUEST_FLAG 1000u
 /* hvsim's ws2025 host grants 0x1 | 0x2 | 0x4 of the flags asked for (unknown bit 31 included) */
@@ -43,105 +38,12 @@
      VMBUS_FEATURE_MODIFY_CONNECTION)
 #define ASKED (COPPER_SET | VMBUS_FEATURE_CLIENT_ID | 0x80000000u)
 
-struct rx {
-    struct vmbus_packet pkt;
-    uint8_t data[MAX_PAYLOAD + 8];
-};
-
-static struct rx rx[RX_SLOTS];
-static volatile uint32_t rx_head, rx_tail, rx_errors;
-static volatile uint32_t callbacks_on_vp[2]; /* by runtime VP number (VP 0 = main context) */
-static uint8_t tx_buf[MAX_PAYLOAD];
-static uint8_t burst_buf[BURST_COUNT][BURST_SIZE];
-static uint64_t trans_id = 1;
-
-static uint8_t pattern(uint64_t id, uint32_t i)
-{
-    return (uint8_t)(id * 41u + i * 7u + (i >> 9));
-}
-
-static void on_packets(struct vmbus_channel *ch)
-{
-    uint32_t vp = this_vp();
-    callbacks_on_vp[vp < 2 ? vp : 1]++;
-    while (rx_tail - rx_head < RX_SLOTS) {
-        struct rx *e = &rx[rx_tail % RX_SLOTS];
-        int r = vmbus_recv(ch, &e->pkt, e->data, sizeof(e->data));
-        if (r == 0)
-            return;
-        if (r < 0) {
-            rx_errors++;
-            if (r == VMBUS_EPROTO)
-                return;
-            continue;
-        }
-        rx_tail++;
-    }
-}
-
-static int have_rx(void *p)
-{
-    return rx_tail - rx_head >= *(const uint32_t *)p;
-}
-
-static void fill(uint8_t *buf, uint64_t id, uint32_t len)
-{
-    for (uint32_t i = 0; i < len; i++)
-        buf[i] = pattern(id, i);
-}
-
-/* Consumes the oldest received packet; 1 if it is the in-band echo of `id` with `len` bytes. */
-static int echo_matches(uint64_t id, uint32_t len)
-{
-    const struct rx *e = &rx[rx_head++ % RX_SLOTS];
-    uint32_t padded = (len + 7u) & ~7u;
-    if (e->pkt.type != VM_PKT_DATA_INBAND || e->pkt.trans_id != id || e->pkt.len != padded)
-        return 0;
-    for (uint32_t i = 0; i < padded; i++)
-        if (e->data[i] != (i < len ? pattern(id, i) : 0))
-            return 0;
-    return 1;
-}
-
-/* Sends `count` packets one at a time and checks each echo; returns how many failed. */
-static uint32_t echo_one_by_one(struct vmbus_channel *ch, uint32_t count)
-{
-    static const uint32_t sizes[] = {8, 16, 24, 100, 240, 1000, 2040, 3000, 4000, 6000, 1, 333, 4095};
-    uint32_t bad = 0;
-    for (uint32_t n = 0; n < count; n++, trans_id++) {
-        uint32_t len = sizes[n % (sizeof(sizes) / sizeof(sizes[0]))];
-        uint32_t one = 1;
-        fill(tx_buf, trans_id, len);
-        int r = vmbus_send_wait(ch, VM_PKT_DATA_INBAND, 0, trans_id, tx_buf, len, WAIT_US);
-        if (r != 0 || !vt_wait(have_rx, &one, WAIT_US) || !echo_matches(trans_id, len)) {
-            bad++;
-            printf("# packet %lu (%u bytes): send %d, no or wrong echo\n", trans_id, len, r);
-        }
-    }
-    return bad;
-}
-
-/* Back-to-back packets that fill the outbound ring; 1 if all were sent and echoed in order. */
-static int echo_burst(struct vmbus_channel *ch)
-{
-    uint64_t first = trans_id;
-    uint32_t sent = 0, bad = 0, all = BURST_COUNT;
-    for (uint32_t n = 0; n < BURST_COUNT; n++)
-        fill(burst_buf[n], first + n, BURST_SIZE);
-    for (uint32_t n = 0; n < BURST_COUNT; n++, trans_id++)
-        sent += vmbus_send_wait(ch, VM_PKT_DATA_INBAND, 0, trans_id, burst_buf[n], BURST_SIZE, WAIT_US) == 0;
-    int got = vt_wait(have_rx, &all, WAIT_US);
-    for (uint64_t id = first; got && id < trans_id; id++)
-        bad += !echo_matches(id, BURST_SIZE);
-    return sent == BURST_COUNT && got && bad == 0;
-}
-
 /* Opens (params 0: plain), echoes `count` packets, closes; 1 if all of it worked. */
 static int open_echo_close(struct vmbus_channel *ch, const struct vmbus_open_params *params, uint32_t count,
                            const char *what)
 {
-    int r = vmbus_open_with(ch, RING_PAGES, vt_vp_index[0], params, on_packets, 0);
-    uint32_t bad = r == 0 ? echo_one_by_one(ch, count) : count;
+    int r = vmbus_open_with(ch, RING_PAGES, vt_vp_index[0], params, vt_echo_rx, 0);
+    uint32_t bad = r == 0 ? vt_echo_one_by_one(ch, count) : count;
     int rc = r == 0 ? vmbus_close(ch) : r;
     return CHECK(r == 0 && bad == 0 && rc == 0, "%s: opened (%d), %u echoes (%u bad), closed (%d)", what, r, count,
                  bad, rc);
@@ -151,33 +53,34 @@ static int open_echo_close(struct vmbus_channel *ch, const struct vmbus_open_par
 static void guest_specified_open(struct vmbus_channel *ch)
 {
     struct vmbus_open_params params = {GUEST_CONN_ID, GUEST_FLAG, 0};
-    int r = vmbus_open_with(ch, RING_PAGES, vt_vp_index[1], &params, on_packets, 0);
+    int r = vmbus_open_with(ch, RING_PAGES, vt_vp_index[1], &params, vt_echo_rx, 0);
     if (!CHECK(r == 0 && ch->event_flag == GUEST_FLAG && ch->signal_connection_id == GUEST_CONN_ID,
                "OpenChannel2 with connection id 0x%x, event flag %u on VP 1 accepted (%d; flag %u, id 0x%x)",
                GUEST_CONN_ID, GUEST_FLAG, r, ch->event_flag, ch->signal_connection_id))
         return;
     uint32_t unclaimed = vmbus_unclaimed_interrupts(), interrupts = ch->interrupts;
-    callbacks_on_vp[0] = callbacks_on_vp[1] = 0; /* the open ran the callback once on VP 0 */
+    uint32_t on_vp0 = vt_echo_callbacks[0], on_vp1 = vt_echo_callbacks[1]; /* by runtime VP number */
     uint32_t hypercalls = ch->sig_hypercall;
     vmbus_set_channel_low_latency(ch, 1);
-    uint32_t bad = echo_one_by_one(ch, SEQ_COUNT / 2);
+    uint32_t bad = vt_echo_one_by_one(ch, SEQ_COUNT / 2);
     vmbus_set_channel_low_latency(ch, 0);
     hypercalls = ch->sig_hypercall - hypercalls;
-    bad += echo_one_by_one(ch, SEQ_COUNT - SEQ_COUNT / 2);
+    bad += vt_echo_one_by_one(ch, SEQ_COUNT - SEQ_COUNT / 2);
     CHECK(bad == 0, "%u packets of 1..6000 bytes echoed one at a time (%u bad)", SEQ_COUNT, bad);
     CHECK(hypercalls > 0, "low-latency half: %u HvCallSignalEvents on connection id 0x%x reached the host", hypercalls,
           GUEST_CONN_ID);
-    int ok = echo_burst(ch);
-    CHECK(ok && ch->out_full > 0, "burst of %u x %u bytes echoed in order, outbound ring full %u times", BURST_COUNT,
-          BURST_SIZE, ch->out_full);
-    CHECK(rx_errors == 0 && !ch->broken, "no receive errors (%u), channel healthy", rx_errors);
+    int ok = vt_echo_burst(ch);
+    CHECK(ok && ch->out_full > 0, "burst of %u x %u bytes echoed in order, outbound ring full %u times",
+          VT_ECHO_BURST_COUNT, VT_ECHO_BURST_SIZE, ch->out_full);
+    CHECK(vt_echo_rx_errors == 0 && !ch->broken, "no receive errors (%u), channel healthy", vt_echo_rx_errors);
     interrupts = ch->interrupts - interrupts;
     unclaimed = vmbus_unclaimed_interrupts() - unclaimed;
     CHECK(interrupts > 0 && unclaimed == 0,
           "host->guest: %u interrupts through event flag %u, %u through bits no channel holds (relid %u's among them)",
           interrupts, GUEST_FLAG, unclaimed, ch->relid);
-    CHECK(callbacks_on_vp[1] > 0 && callbacks_on_vp[0] == 0, "callbacks ran on VP 1 (%u) and not on VP 0 (%u)",
-          callbacks_on_vp[1], callbacks_on_vp[0]);
+    on_vp0 = vt_echo_callbacks[0] - on_vp0;
+    on_vp1 = vt_echo_callbacks[1] - on_vp1;
+    CHECK(on_vp1 > 0 && on_vp0 == 0, "callbacks ran on VP 1 (%u) and not on VP 0 (%u)", on_vp1, on_vp0);
     r = vmbus_close(ch);
     CHECK(r == 0 && ch->event_flag == GUEST_FLAG && ch->signal_connection_id == ch->connection_id,
           "closed (%d); the channel signals its offer's connection id 0x%x again", r, ch->connection_id);
@@ -186,13 +89,13 @@ static void guest_specified_open(struct vmbus_channel *ch)
 /* Step 3: a plain reopen goes back to the relid's bit and the offer's connection id. */
 static void plain_reopen(struct vmbus_channel *ch)
 {
-    int r = vmbus_open(ch, RING_PAGES, vt_vp_index[0], on_packets, 0);
+    int r = vmbus_open(ch, RING_PAGES, vt_vp_index[0], vt_echo_rx, 0);
     if (!CHECK(r == 0 && ch->event_flag == ch->relid && ch->signal_connection_id == ch->connection_id,
                "reopened without parameters (%d): event flag %u = relid, connection id 0x%x", r, ch->event_flag,
                ch->signal_connection_id))
         return;
     uint32_t unclaimed = vmbus_unclaimed_interrupts(), interrupts = ch->interrupts;
-    uint32_t bad = echo_one_by_one(ch, SEQ_COUNT / 3);
+    uint32_t bad = vt_echo_one_by_one(ch, SEQ_COUNT / 3);
     interrupts = ch->interrupts - interrupts;
     unclaimed = vmbus_unclaimed_interrupts() - unclaimed;
     CHECK(bad == 0 && interrupts > 0 && unclaimed == 0,
@@ -215,7 +118,7 @@ static void refused_opens(struct vmbus_channel *ch)
         {{GUEST_CONN_ID, HV_EVENT_FLAGS_COUNT, 0}, "event flag 2048"},
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        int r = vmbus_open_with(ch, RING_PAGES, vt_vp_index[0], &bad[i].params, on_packets, 0);
+        int r = vmbus_open_with(ch, RING_PAGES, vt_vp_index[0], &bad[i].params, vt_echo_rx, 0);
         CHECK(r == VMBUS_EHOST && ch->open_status != 0 && ch->state == VMBUS_CH_OFFERED,
               "OpenChannel2 with %s refused by the host (%d, status 0x%x)", bad[i].what, r, ch->open_status);
     }
@@ -230,7 +133,7 @@ static void modify_connection(struct vmbus_channel *ch)
         return;
     uint64_t p2c = hv_gpa(pages), c2p = hv_gpa(pages + VMBUS_PAGE_SIZE);
     if (ch->monitored) {
-        int r = vmbus_open(ch, RING_PAGES, vt_vp_index[0], on_packets, 0);
+        int r = vmbus_open(ch, RING_PAGES, vt_vp_index[0], vt_echo_rx, 0);
         int state = r == 0 ? vmbus_modify_connection(p2c, c2p) : r;
         int rc = r == 0 ? vmbus_close(ch) : r;
         CHECK(state == VMBUS_CONNECTION_STATE_FAILED_UNKNOWN && rc == 0,
@@ -272,7 +175,7 @@ static void no_features(void)
                "reconnected at %u.%u asking for nothing: features 0x%x", v >> 16, v & 0xFFFF, vmbus_features()))
         return;
     struct vmbus_open_params params = {GUEST_CONN_ID, GUEST_FLAG, 0};
-    r = vmbus_open_with(ch, RING_PAGES, vt_vp_index[0], &params, on_packets, 0);
+    r = vmbus_open_with(ch, RING_PAGES, vt_vp_index[0], &params, vt_echo_rx, 0);
     int m = vmbus_modify_connection(0, 0);
     CHECK(r == VMBUS_EOPNOTSUPP && m == VMBUS_EOPNOTSUPP && ch->state == VMBUS_CH_OFFERED,
           "without features: guest-specified parameters (%d) and MODIFY_CONNECTION (%d) refused by the library", r, m);

@@ -4,8 +4,8 @@
  * Part 1, VMBus 1.1 (Win7), and part 2, VMBus 0.13 (WS2008), each on a fresh connection:
  *   1. vmbus_connect(VMBUS_VERSION_WIN7 / VMBUS_VERSION_WS2008) negotiates exactly that version;
  *      REQUESTOFFERS offers the test device, which opens on VP 0 with RING_PAGES per direction;
- *   2. SEQ_COUNT in-band packets of 1..6000 bytes, one at a time, and a burst of BURST_COUNT x
- *      BURST_SIZE bytes, prepared beforehand so that they are written faster than the host's 5 us
+ *   2. SEQ_COUNT in-band packets of 1..6000 bytes, one at a time, and a burst of 12 x 1000 bytes
+ *      (vt_echo.h), prepared beforehand so that they are written faster than the host's 5 us
  *      drain delay, that fills the outbound ring (vmbus_send_wait sets pending_send_sz) come back
  *      intact and in order;
  *   3. host->guest: every channel interrupt was found through the shared interrupt page
@@ -22,111 +22,11 @@
  * Prints ok/FAIL lines and exits 0 only if every check passed. Run:
  *   hvsim run --guest vmbus_legacy.elf --vcpus 2 --vmbus-devices test [--monitor-latency 0]
  */
-#include "vmbus_testlib.h"
+#include "vt_echo.h"
 
 #define RING_PAGES 3u
-#define MAX_PAYLOAD 6000u
-#define RX_SLOTS 32u
 #define SEQ_COUNT 26u
-#define BURST_COUNT 12u
-#define BURST_SIZE 1000u
-#define WAIT_US 200000u
 #define REFUSE_BOUND_US 1000u /* vmbus_unload waits up to 1 s for an answer; a refusal takes none */
-
-struct rx {
-    struct vmbus_packet pkt;
-    uint8_t data[MAX_PAYLOAD + 8];
-};
-
-static struct rx rx[RX_SLOTS];
-static volatile uint32_t rx_head, rx_tail, rx_errors;
-static uint8_t tx_buf[MAX_PAYLOAD];
-static uint8_t burst_buf[BURST_COUNT][BURST_SIZE];
-static uint64_t trans_id = 1;
-
-static uint8_t pattern(uint64_t id, uint32_t i)
-{
-    return (uint8_t)(id * 29u + i * 13u + (i >> 8));
-}
-
-static void on_packets(struct vmbus_channel *ch)
-{
-    while (rx_tail - rx_head < RX_SLOTS) {
-        struct rx *e = &rx[rx_tail % RX_SLOTS];
-        int r = vmbus_recv(ch, &e->pkt, e->data, sizeof(e->data));
-        if (r == 0)
-            return;
-        if (r < 0) {
-            rx_errors++;
-            if (r == VMBUS_EPROTO)
-                return;
-            continue;
-        }
-        rx_tail++;
-    }
-}
-
-static int have_rx(void *p)
-{
-    return rx_tail - rx_head >= *(const uint32_t *)p;
-}
-
-/* Consumes the oldest received packet; 1 if it is the in-band echo of `id` with `len` bytes. */
-static int echo_matches(uint64_t id, uint32_t len)
-{
-    const struct rx *e = &rx[rx_head++ % RX_SLOTS];
-    uint32_t padded = (len + 7u) & ~7u;
-    if (e->pkt.type != VM_PKT_DATA_INBAND || e->pkt.trans_id != id || e->pkt.len != padded)
-        return 0;
-    for (uint32_t i = 0; i < padded; i++)
-        if (e->data[i] != (i < len ? pattern(id, i) : 0))
-            return 0;
-    return 1;
-}
-
-static void fill(uint8_t *buf, uint64_t id, uint32_t len)
-{
-    for (uint32_t i = 0; i < len; i++)
-        buf[i] = pattern(id, i);
-}
-
-static int send_one(struct vmbus_channel *ch, uint64_t id, const uint8_t *payload, uint32_t len)
-{
-    return vmbus_send_wait(ch, VM_PKT_DATA_INBAND, 0, id, payload, len, WAIT_US);
-}
-
-/* Sends `count` packets one at a time and checks each echo; returns how many failed. */
-static uint32_t echo_one_by_one(struct vmbus_channel *ch, uint32_t count)
-{
-    static const uint32_t sizes[] = {8, 16, 24, 100, 240, 1000, 2040, 3000, 4000, 6000, 1, 333, 4095};
-    uint32_t bad = 0;
-    for (uint32_t n = 0; n < count; n++, trans_id++) {
-        uint32_t len = sizes[n % (sizeof(sizes) / sizeof(sizes[0]))];
-        uint32_t one = 1;
-        fill(tx_buf, trans_id, len);
-        int r = send_one(ch, trans_id, tx_buf, len);
-        if (r != 0 || !vt_wait(have_rx, &one, WAIT_US) || !echo_matches(trans_id, len)) {
-            bad++;
-            printf("# packet %lu (%u bytes): send %d, no or wrong echo\n", trans_id, len, r);
-        }
-    }
-    return bad;
-}
-
-/* Back-to-back packets; 1 if all were sent and echoed in order. */
-static int echo_burst(struct vmbus_channel *ch)
-{
-    uint64_t first = trans_id;
-    uint32_t sent = 0, bad = 0, all = BURST_COUNT;
-    for (uint32_t n = 0; n < BURST_COUNT; n++)
-        fill(burst_buf[n], first + n, BURST_SIZE);
-    for (uint32_t n = 0; n < BURST_COUNT; n++, trans_id++)
-        sent += send_one(ch, trans_id, burst_buf[n], BURST_SIZE) == 0;
-    int got = vt_wait(have_rx, &all, WAIT_US);
-    for (uint64_t id = first; got && id < trans_id; id++)
-        bad += !echo_matches(id, BURST_SIZE);
-    return sent == BURST_COUNT && got && bad == 0;
-}
 
 /* Bits of VP 0's SIEF SINT2 bitmap other than bit 0. */
 static uint32_t stray_sief_bits(void)
@@ -170,8 +70,8 @@ static void check_unload_refused(struct vmbus_channel *ch)
     uint64_t us = (hv_time_ref_count() - t0) / 10u;
     CHECK(r == VMBUS_EOPNOTSUPP && us < REFUSE_BOUND_US && vmbus_version() == VMBUS_VERSION_WS2008,
           "UNLOAD refused at 0.13 without waiting for an answer (%d after %lu us), still connected", r, us);
-    r = vmbus_open(ch, RING_PAGES, hv_vp_index(), on_packets, 0);
-    uint32_t bad = r == 0 ? echo_one_by_one(ch, 5) : 5;
+    r = vmbus_open(ch, RING_PAGES, hv_vp_index(), vt_echo_rx, 0);
+    uint32_t bad = r == 0 ? vt_echo_one_by_one(ch, 5) : 5;
     int rc = r == 0 ? vmbus_close(ch) : r;
     CHECK(r == 0 && bad == 0 && rc == 0, "the connection still works: reopened (%d), 5 echoes (%u bad), closed (%d)",
           r, bad, rc);
@@ -186,16 +86,16 @@ static void run_part(uint32_t version)
     uint32_t v = vmbus_version();
     if (!CHECK(v == version, "negotiated version %u.%u", v >> 16, v & 0xFFFF) || !ch)
         return;
-    int r = vmbus_open(ch, RING_PAGES, vt_vp_index[0], on_packets, 0);
+    int r = vmbus_open(ch, RING_PAGES, vt_vp_index[0], vt_echo_rx, 0);
     if (!CHECK(r == 0, "test channel (relid %u) opened on VP 0 (%d)", ch->relid, r))
         return;
     sti();
-    uint32_t bad = echo_one_by_one(ch, SEQ_COUNT);
+    uint32_t bad = vt_echo_one_by_one(ch, SEQ_COUNT);
     CHECK(bad == 0, "%u packets of 1..6000 bytes echoed one at a time (%u bad)", SEQ_COUNT, bad);
-    int ok = echo_burst(ch);
-    CHECK(ok && ch->out_full > 0, "burst of %u x %u bytes echoed in order, outbound ring full %u times", BURST_COUNT,
-          BURST_SIZE, ch->out_full);
-    CHECK(rx_errors == 0 && !ch->broken, "no receive errors (%u), channel healthy", rx_errors);
+    int ok = vt_echo_burst(ch);
+    CHECK(ok && ch->out_full > 0, "burst of %u x %u bytes echoed in order, outbound ring full %u times",
+          VT_ECHO_BURST_COUNT, VT_ECHO_BURST_SIZE, ch->out_full);
+    CHECK(vt_echo_rx_errors == 0 && !ch->broken, "no receive errors (%u), channel healthy", vt_echo_rx_errors);
     CHECK(ch->interrupts > 0 && ch->page_interrupts == ch->interrupts && ch->events > 0,
           "host->guest: %u channel interrupts, %u found through the interrupt page, %u callbacks", ch->interrupts,
           ch->page_interrupts, ch->events);

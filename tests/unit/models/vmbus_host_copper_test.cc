@@ -1,10 +1,11 @@
 // VmbusHost at VMBus 6.0 ("Copper", PROTOCOL.md §5.4, §5.5): feature negotiation in
 // VERSION_RESPONSE2, OpenChannel2 with guest-specified signal parameters (the guest's port for
 // guest->host signals, its SIEF flag for host->guest ones, conflicts refused), and
-// MODIFY_CONNECTION moving or dropping the monitor pages.
+// MODIFY_CONNECTION moving or dropping the monitor pages; seeded garbage at 6.0.
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <iterator>
 
 #include "models/vmbus/vmbus_host.h"
 #include "tests/unit/models/vmbus_host_fixture.h"
@@ -245,6 +246,38 @@ TEST_F(VmbusCopperTest, SixPointZeroMessagesWithoutTheirFeatureAreIgnored) {
   Posted r = contact("ws2022", kVersionCopper);
   EXPECT_EQ(r.msg.size(), sizeof(VersionResponse));
   EXPECT_EQ(r.as<VersionResponse>().version_supported, 0);
+}
+
+TEST_F(VmbusCopperTest, SeededGarbageAt6_0NeverCrashesTheHost) {
+  connect_copper(kCopperSet, 0x30000, 0x31000);
+  RngStream rng(43, "vmbus-copper-garbage");
+  const uint32_t ports[] = {1, 2, 4, 0x5000, 0x5001, kEventConnectionBase + 1, kEventConnectionBase + 2,
+                            kEventConnectionBase + 3, 0xFFFFFFFF};
+  for (int i = 0; i < 3000; ++i) {
+    std::vector<uint8_t> m(rng.below(241));
+    for (uint8_t& b : m) b = static_cast<uint8_t>(rng.next_u64());
+    if (m.size() >= 4 && rng.chance(3, 4)) m[0] = static_cast<uint8_t>(rng.below(31)), m[1] = m[2] = m[3] = 0;
+    if (rng.chance(1, 4)) {  // a plausible OpenChannel2 on one of the three relids and a real GPADL
+      OpenChannel2 o = open2(static_cast<uint32_t>(1 + rng.below(3)), ports[rng.below(std::size(ports))],
+                             static_cast<uint16_t>(rng.below(2100)), static_cast<VpIndex>(rng.below(4)),
+                             static_cast<uint32_t>(0xE1E10 + i));
+      m.assign(reinterpret_cast<const uint8_t*>(&o), reinterpret_cast<const uint8_t*>(&o) + sizeof o);
+    }
+    host_->post_message(static_cast<VpIndex>(rng.below(4)), kMessageConnectionId, m, now_);
+    mem_.put<uint32_t>(kRingGpa + 4096 * rng.below(8) + 4 * rng.below(4), static_cast<uint32_t>(rng.next_u64()));
+    host_->signal_event(static_cast<VpIndex>(rng.below(4)), ports[rng.below(std::size(ports))], 0, now_);
+    advance(kLatency);
+    take();
+  }
+  EXPECT_GT(traced("vmbus.protocol_error"), 100u);
+  // Still a host: a fresh 6.0 connection is granted as before.
+  InitiateContact ic = msg<InitiateContact>(MsgType::kInitiateContact);
+  ic.vmbus_version_requested = kVersionCopper;
+  ic.interrupt_page_or_sint = kVmbusSint | uint64_t{kCopperSet} << 32;
+  post_msg(ic, kMessageConnectionIdV5);
+  std::vector<Posted> out = take();
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back().as<VersionResponse2>().supported_features, kCopperSet);
 }
 
 }  // namespace

@@ -160,8 +160,9 @@ void VmbusHost::on_initiate_contact(const Inbound& in, VirtualTime now) {
     conn_ = Connection{v, target, sint, false, interrupt_page, granted};
     if (monitor && monitor->usable()) monitor_.emplace(std::move(*monitor));
   }
+  const std::string version = version_name(v);  // outlives `fields`, which only points at it
   const TraceField fields[] = {TraceField::str_("state", known && state == 0 ? "connected" : "refused"),
-                               TraceField::str_("version", version_name(v)), TraceField::u64("target_vp", target),
+                               TraceField::str_("version", version), TraceField::u64("target_vp", target),
                                TraceField::u64("sint", sint), TraceField::hex("features_requested", requested),
                                TraceField::hex("features", granted)};
   const bool copper = known && v >= kVersionCopper;

@@ -56,7 +56,8 @@ bool Tracer::open_jsonl(const std::string& path, const std::string& filter) {
   jsonl_ = std::fopen(path.c_str(), "w");
   if (!jsonl_) return false;
   jsonl_enabled_.assign(static_cast<size_t>(TracePoint::kCount), false);
-  for (std::string_view piece : split_list(filter.empty() ? "*" : filter, ',')) {
+  const std::string globs = filter.empty() ? "*" : filter;  // split_list's views point into it
+  for (std::string_view piece : split_list(globs, ',')) {
     std::string glob(piece);
     for (size_t i = 0; i < jsonl_enabled_.size(); ++i) {
       std::string name(kPoints[i].name);

@@ -75,13 +75,13 @@ void GuestMemory::show_ram(uint8_t* alias, uint64_t gpa) {
 
 bool GuestMemory::read(uint64_t gpa, void* dst, size_t len) const {
   if (!contains(gpa, len)) return false;
-  std::memcpy(dst, base_ + gpa, len);
+  if (len) std::memcpy(dst, base_ + gpa, len);  // an empty span's data() may be null
   return true;
 }
 
 bool GuestMemory::write(uint64_t gpa, const void* src, size_t len) {
   if (!contains(gpa, len)) return false;
-  std::memcpy(base_ + gpa, src, len);
+  if (len) std::memcpy(base_ + gpa, src, len);
   for (auto& l : listeners_) l(gpa, len);
   return true;
 }

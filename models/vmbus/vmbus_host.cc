@@ -67,6 +67,13 @@ Channel* VmbusHost::find_channel(uint32_t relid) {
   return it == channels_.end() ? nullptr : it->second.get();
 }
 
+Channel* VmbusHost::channel_on_port(uint32_t id) {
+  if (auto port = guest_ports_.find(id); port != guest_ports_.end()) return find_channel(port->second);
+  if (id <= kEventConnectionBase || id > kEventConnectionBase + kMaxRelid) return nullptr;
+  Channel* c = find_channel(id - kEventConnectionBase);
+  return c && c->signal_connection_id() == id ? c : nullptr;  // unless its OpenChannel2 chose another
+}
+
 const Channel* VmbusHost::channel_of(std::string_view device) const {
   for (const DeviceSlot& d : devices_)
     if (d.device->desc().name == device && d.relid) return channel(*d.relid);
@@ -85,13 +92,7 @@ uint16_t VmbusHost::post_message(VpIndex vp, uint32_t connection_id, std::span<c
 uint16_t VmbusHost::signal_event(VpIndex vp, uint32_t connection_id, uint16_t flag, VirtualTime now) {
   now_ = now;
   if (connection_id == kLegacyEventConnectionId && conn_ && conn_->interrupt_page) return legacy_signal(vp, now);
-  Channel* c = nullptr;
-  if (auto port = guest_ports_.find(connection_id); port != guest_ports_.end()) {
-    c = find_channel(port->second);  // 6.0: the port the guest chose in OpenChannel2
-  } else if (connection_id > kEventConnectionBase && connection_id <= kEventConnectionBase + kMaxRelid) {
-    c = find_channel(connection_id - kEventConnectionBase);
-    if (c && c->signal_connection_id() != connection_id) c = nullptr;  // the guest chose another port
-  }
+  Channel* c = channel_on_port(connection_id);
   if (!c) return kHvStatusInvalidConnectionId;
   (void)flag;  // offers carry flag 0; any flag number reaches the same channel
   // Signals are handled at once (they only read ring state the guest already published); the

@@ -243,7 +243,7 @@ class VmbusHost {
   void on_modify_channel(std::span<const uint8_t> m, VirtualTime now);
   void on_modify_connection(std::span<const uint8_t> m, VirtualTime now);
   // Why `c` may not open with guest->host port `id` (nullptr: it may).
-  const char* port_conflict(uint32_t id, const Channel& c) const;
+  const char* port_conflict(uint32_t id, const Channel& c);
   void on_unload(VirtualTime now);
   void gpadl_outcome(const GpadlTable::Outcome& o, VirtualTime now);
   bool teardown_gpadl(uint32_t handle);  // forgets a created GPADL and its pages
@@ -271,6 +271,9 @@ class VmbusHost {
   DeviceSlot* slot_of(const Channel& c);
   uint32_t allocate_relid() const;
   Channel* find_channel(uint32_t relid);
+  // The channel whose guest->host port `id` is now: an OpenChannel2 port (6.0), or the offer's
+  // connection id of a channel that chose no other (nullptr: none).
+  Channel* channel_on_port(uint32_t id);
   void close_channel(Channel& c, VirtualTime now, const char* why);
   void finish_teardowns(Channel& c, VirtualTime now);
   void disconnect(VirtualTime now);

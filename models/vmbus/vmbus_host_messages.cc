@@ -410,17 +410,13 @@ void VmbusHost::on_relid_released(std::span<const uint8_t> m, VirtualTime now) {
 
 // A channel's guest->host port must not be a message port or another open channel's port (the
 // SynIC refuses a second port on one connection id; OpenVMM fails the open then).
-const char* VmbusHost::port_conflict(uint32_t id, const Channel& c) const {
+const char* VmbusHost::port_conflict(uint32_t id, const Channel& c) {
   for (uint32_t message_port : message_connection_ids())
     if (id == message_port) return "the channel's connection id is a message connection id";
-  if (guest_ports_.count(id)) return "the channel's connection id is another open channel's OpenChannel2 port";
-  if (id > kEventConnectionBase && id <= kEventConnectionBase + kMaxRelid && id != c.connection_id()) {
-    auto other = channels_.find(id - kEventConnectionBase);
-    if (other != channels_.end() && other->second->state == ChannelState::kOpen &&
-        other->second->signal_connection_id() == id)
-      return "the channel's connection id is another open channel's port";
-  }
-  return nullptr;
+  const Channel* other = channel_on_port(id);
+  if (!other || other == &c || other->state != ChannelState::kOpen) return nullptr;
+  return guest_ports_.count(id) ? "the channel's connection id is another open channel's OpenChannel2 port"
+                                : "the channel's connection id is another open channel's port";
 }
 
 // §9.3.
